@@ -1,0 +1,16 @@
+// The resolved caller: what every identity source produces and every later stage reads.
+
+export type AuthMethod = 'jwt' | 'envoy_jwt' | 'mtls' | 'api_key';
+
+export interface Identity {
+  /** Stable subject id: JWT `sub`, SPIFFE id / SAN, or API key id's configured subject. */
+  readonly subject: string;
+  readonly method: AuthMethod;
+  readonly roles: readonly string[];
+  /** Attributes such as `org`, `tier`, `tenant`, `env`: strings only, so they fit headers and CEL alike. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** JWT issuer name, API key id, or the certificate SAN the subject came from. */
+  readonly issuer?: string;
+  /** Epoch seconds after which this identity must not be reused (token `exp`, key expiry). */
+  readonly expiresAt?: number;
+}

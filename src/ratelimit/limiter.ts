@@ -1,0 +1,64 @@
+// The limiter port: the only thing the Check pipeline knows about rate limiting.
+
+import type { Identity } from '../identity/identity.js';
+
+/** What the pipeline hands the limiter for one authorized request. */
+export interface LimitRequest {
+  readonly identity: Identity;
+  readonly model: string;
+  readonly action: string;
+  /** Envoy's x-request-id, for reservations that are settled later from the access log. */
+  readonly requestId: string;
+  /**
+   * The request body parsed as JSON when Envoy sent it complete, else undefined. Read only
+   * when a limit's cost needs it (e.g. `max_tokens`); never stored.
+   */
+  readonly body: () => unknown;
+  /** Epoch milliseconds from the pipeline's injected clock. */
+  readonly now: number;
+}
+
+/** Headers and metadata that describe the remaining budget, on allow and on deny alike. */
+export interface LimitReport {
+  /** Headers for the client (RateLimit / X-RateLimit-*, Retry-After on deny). */
+  readonly responseHeaders: ReadonlyArray<readonly [string, string]>;
+  /** Flat values for Envoy's dynamic metadata and the decision log (e.g. ratelimit_remaining). */
+  readonly metadata: Readonly<Record<string, string | number>>;
+  /** Ids of limits in shadow mode that would have denied this request. */
+  readonly shadowDenied: readonly string[];
+}
+
+export type LimitOutcome =
+  | ({ readonly allowed: true } & LimitReport)
+  | ({
+      readonly allowed: false;
+      readonly reason: 'rate_limited' | 'temporarily_blocked' | 'limiter_unavailable';
+      /** Whole seconds until a retry can succeed; absent for limiter_unavailable. */
+      readonly retryAfterSeconds?: number;
+      /** The limit that denied, for the decision log and metadata. */
+      readonly limitId?: string;
+    } & LimitReport);
+
+/**
+ * Charges every bucket that applies to a request, all or none.
+ *
+ * Contract: resolves with `allowed: false` for over-limit and for a backend failure whose
+ * configured mode is fail-closed; never rejects for those. It rejects only on bugs, which the
+ * pipeline turns into its configured error answer. Implementations answer within their own
+ * timeout so a slow backend never holds a check past Envoy's budget.
+ */
+export interface Limiter {
+  take(request: LimitRequest): Promise<LimitOutcome>;
+  /** Ready for traffic (e.g. Redis reachable), for /readyz. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const NO_REPORT = { responseHeaders: [], metadata: {}, shadowDenied: [] } as const;
+
+/** The embedded default until limits are configured: every request passes, nothing is counted. */
+export const unlimited: Limiter = {
+  take: () => Promise.resolve({ allowed: true, ...NO_REPORT }),
+  ready: () => Promise.resolve(true),
+  close: () => Promise.resolve(),
+};
