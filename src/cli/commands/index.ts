@@ -2,10 +2,24 @@
 // lazily inside the action, so `modelgate --help` stays fast.
 
 import type { Command } from 'commander';
+import { register as serve } from './serve.js';
+import { register as validate } from './validate.js';
+import { register as check } from './check.js';
+import { register as token } from './token.js';
+import { register as keys } from './keys.js';
+import { register as limits } from './limits.js';
+import { register as audit } from './audit.js';
 
 type Register = (program: Command) => void;
 
 const commands: Register[] = [
+  serve,
+  validate,
+  check,
+  token,
+  keys,
+  limits,
+  audit,
 ];
 
 export function registerCommands(program: Command): void {

@@ -1,0 +1,85 @@
+// Reads the YAML config file, applies environment overrides, validates it strictly and freezes it.
+
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+import { ConfigError, formatKeyPath, type ConfigProblem, type KeyPath } from './problems.js';
+import { applyEnvOverrides, type SettingSource } from './env.js';
+
+export interface LoadedConfig {
+  readonly file: string;
+  /** Directory that relative paths in the config (JWKS files, keys) are resolved against. */
+  readonly baseDir: string;
+  readonly config: Config;
+  /** Where each overridable setting came from, for `modelgate validate`. */
+  readonly sources: ReadonlyMap<string, SettingSource>;
+  /** `file:line: key.path: message` for problems found after the schema (policy compile, keys). */
+  readonly describe: (problem: ConfigProblem) => string;
+}
+
+/** Loads and validates; throws ConfigError listing every problem with file, line and key path. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const lineOf = (path: KeyPath): number | undefined => {
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node = doc.getIn(path.slice(0, depth), true);
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const describe = (p: ConfigProblem): string => {
+    const line = lineOf(p.path);
+    return `${file}${line ? `:${line}` : ''}: ${formatKeyPath(p.path)}: ${p.message}`;
+  };
+
+  const raw: unknown = doc.toJS() ?? {};
+  const { value, sources } = applyEnvOverrides(raw, env);
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => issueProblems(issue)).map(describe));
+  }
+  return {
+    file,
+    baseDir: dirname(resolve(file)),
+    config: deepFreeze(parsed.data),
+    sources,
+    describe,
+  };
+}
+
+/** Unknown keys are reported one per key so the message names the misspelled field itself. */
+function issueProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key}'` }));
+  }
+  return [{ path, message: issue.message }];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,115 @@
+// Turns a decision into the answer for the proxy: status, headers for upstream and client, deny
+// body and access-log metadata. Protocol-neutral; gRPC and HTTP modes encode it.
+
+import type { AnswerConfig } from '../config/schema.js';
+import { MetadataKey } from './metadata-keys.js';
+import type { Decision } from './decision.js';
+import { REASONS, isAuthenticationFailure, type GrpcCode } from './reasons.js';
+
+export type HeaderList = ReadonlyArray<readonly [string, string]>;
+
+export interface Answer {
+  readonly allowed: boolean;
+  readonly grpcCode: (typeof GrpcCode)[keyof typeof GrpcCode];
+  readonly httpStatus: number;
+  /** Allow only: set on the request to the model server, overwriting any client-sent copy. */
+  readonly upstreamHeaders: HeaderList;
+  /** Allow only: removed from the request before the model server sees it. */
+  readonly headersToRemove: readonly string[];
+  /** To the client: RateLimit headers on allow; WWW-Authenticate, Retry-After, content-type on deny. */
+  readonly clientHeaders: HeaderList;
+  readonly body: string;
+  readonly metadata: Readonly<Record<string, string | number>>;
+}
+
+export interface AnswerContext {
+  readonly decisionId: string;
+  readonly requestId: string;
+}
+
+export interface AnswerBuilder {
+  (decision: Decision, ctx: AnswerContext): Answer;
+}
+
+export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly string[], errorStatus: number): AnswerBuilder {
+  const names = config.upstream_headers;
+  const headersToRemove = [
+    ...new Set([...(config.strip_credentials ? credentialHeaders : []), ...config.headers_to_remove].map((h) => h.toLowerCase())),
+  ];
+  const realm = config.realm.replace(/["\\]/g, '');
+
+  return (decision, ctx) => {
+    const metadata = metadataFor(decision, ctx, config.tenant_attribute);
+    const status = REASONS[decision.reason];
+    if (decision.allowed && decision.identity) {
+      const id = decision.identity;
+      const upstream: Array<[string, string]> = [
+        [names.subject, id.subject],
+        [names.roles, id.roles.join(',')],
+        [names.auth_method, id.method],
+        [names.decision_id, ctx.decisionId],
+      ];
+      const tenant = id.attributes[config.tenant_attribute];
+      if (tenant) upstream.push([names.tenant, tenant]);
+      return {
+        allowed: true,
+        grpcCode: status.grpc,
+        httpStatus: 200,
+        upstreamHeaders: upstream,
+        headersToRemove,
+        clientHeaders: decision.limit?.responseHeaders ?? [],
+        body: '',
+        metadata,
+      };
+    }
+    const httpStatus = decision.reason === 'internal_error' ? errorStatus : status.http;
+    const client: Array<readonly [string, string]> = [['content-type', 'application/json']];
+    if (isAuthenticationFailure(decision.reason)) client.push(['www-authenticate', challenge(realm, decision.reason)]);
+    if (decision.limit) {
+      client.push(...decision.limit.responseHeaders);
+      const retry = decision.limit.retryAfterSeconds;
+      if (retry !== undefined && !decision.limit.responseHeaders.some(([k]) => k.toLowerCase() === 'retry-after')) {
+        client.push(['retry-after', String(retry)]);
+      }
+    }
+    return {
+      allowed: false,
+      grpcCode: status.grpc,
+      httpStatus,
+      upstreamHeaders: [],
+      headersToRemove: [],
+      clientHeaders: client,
+      body: JSON.stringify({ error: status.error, reason: decision.reason, request_id: ctx.requestId }),
+      metadata,
+    };
+  };
+}
+
+/** RFC 6750: no error attribute when the request had no credential at all. */
+function challenge(realm: string, reason: string): string {
+  if (reason === 'no_credential') return `Bearer realm="${realm}"`;
+  return `Bearer realm="${realm}", error="invalid_token", error_description="${reason}"`;
+}
+
+function metadataFor(decision: Decision, ctx: AnswerContext, tenantAttribute: string): Record<string, string | number> {
+  const m: Record<string, string | number> = {
+    [MetadataKey.decisionId]: ctx.decisionId,
+    [MetadataKey.decision]: decision.allowed ? 'allow' : 'deny',
+    [MetadataKey.reason]: decision.reason,
+  };
+  if (ctx.requestId) m[MetadataKey.requestId] = ctx.requestId;
+  const id = decision.identity;
+  if (id) {
+    m[MetadataKey.subject] = id.subject;
+    m[MetadataKey.authMethod] = id.method;
+    m[MetadataKey.roles] = id.roles.join(',');
+    const tenant = id.attributes[tenantAttribute];
+    if (tenant) m[MetadataKey.tenant] = tenant;
+  }
+  if (decision.model) m[MetadataKey.model] = decision.model;
+  if (decision.action) m[MetadataKey.action] = decision.action;
+  if (decision.ruleId) m[MetadataKey.ruleId] = decision.ruleId;
+  if (decision.shadowRules.length > 0) m[MetadataKey.shadowRules] = decision.shadowRules.join(',');
+  if (decision.limit) Object.assign(m, decision.limit.metadata);
+  return m;
+}

@@ -1,0 +1,74 @@
+// The gRPC server: ext_authz Check, standard health, optional TLS for the Envoy→modelgate hop, and
+// a graceful stop that lets in-flight checks finish.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Config } from '../config/schema.js';
+import type { Authorizer } from '../pipeline/authorizer.js';
+import { checkHandler } from './check-handler.js';
+import { authorizationServiceDefinition, AUTHORIZATION_SERVICE } from './protos.js';
+
+export interface GrpcServerHandle {
+  readonly server: grpc.Server;
+  readonly port: number;
+  readonly health: HealthImplementation;
+  /** Stop accepting, let in-flight calls finish for up to graceMs, then cut the rest. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export interface GrpcServerOptions {
+  readonly config: Config['server'];
+  readonly baseDir: string;
+  readonly authorize: Authorizer;
+  /** Extra services on the same port (the access-log receiver, reflection). */
+  readonly extend?: (server: grpc.Server) => void;
+}
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerHandle> {
+  const cfg = options.config.grpc;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': cfg.max_receive_message_bytes,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  server.addService(authorizationServiceDefinition(), { Check: checkHandler(options.authorize) });
+  const health = new HealthImplementation({ '': 'SERVING', [AUTHORIZATION_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+  options.extend?.(server);
+
+  const credentials = serverCredentials(cfg.tls, options.baseDir);
+  const port = await new Promise<number>((ok, fail) =>
+    server.bindAsync(cfg.address, credentials, (error, p) => (error ? fail(error) : ok(p))),
+  );
+
+  return {
+    server,
+    port,
+    health,
+    shutdown: (graceMs) =>
+      new Promise<void>((done) => {
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(AUTHORIZATION_SERVICE, 'NOT_SERVING');
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          done();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          done();
+        });
+      }),
+  };
+}
+
+function serverCredentials(tls: Config['server']['grpc']['tls'], baseDir: string): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const read = (f: string) => readFileSync(resolve(baseDir, f));
+  const ca = tls.client_ca_file ? read(tls.client_ca_file) : null;
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: read(tls.cert_file), private_key: read(tls.key_file) }],
+    Boolean(ca) && tls.require_client_cert,
+  );
+}

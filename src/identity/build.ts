@@ -1,0 +1,123 @@
+// Builds the identity sources the config asks for: reads secrets and key files, compiles matchers.
+
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { apiKeysFileSchema, type ApiKeyConfig, type Config } from '../config/schema.js';
+import type { ConfigProblem } from '../config/problems.js';
+import { apiKeySource } from './api-key.js';
+import { jwtSource, type JwtIssuer } from './jwt.js';
+import { localKeySource, remoteKeySource } from './jwks.js';
+import { mtlsSource } from './mtls.js';
+import { identityResolver, type IdentityResolver } from './resolver.js';
+import type { IdentitySource } from './result.js';
+
+export interface IdentityBuildOptions {
+  readonly baseDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly now: () => number;
+  readonly onJwksFetch?: (issuer: string, outcome: 'ok' | 'error', detail?: string) => void;
+  readonly onTokenCache?: (hit: boolean) => void;
+}
+
+export type IdentityBuild =
+  | { readonly ok: true; readonly resolver: IdentityResolver; readonly warm: () => Promise<void> }
+  | { readonly ok: false; readonly problems: ConfigProblem[] };
+
+const MIN_SECRET_BYTES = 16;
+
+export function buildIdentity(config: Config, options: IdentityBuildOptions): IdentityBuild {
+  const problems: ConfigProblem[] = [];
+  const sources: IdentitySource[] = [];
+  const warmers: Array<() => Promise<void>> = [];
+  const id = config.identity;
+
+  for (const name of id.order) {
+    if (name === 'jwt' && id.jwt) {
+      const issuers: JwtIssuer[] = [];
+      id.jwt.issuers.forEach((issuer, i) => {
+        try {
+          const keys = issuer.jwks_file
+            ? localKeySource(resolvePath(options.baseDir, issuer.jwks_file))
+            : remoteKeySource({
+                jwksUri: issuer.jwks_uri,
+                discoveryUrl: issuer.discovery_url,
+                expectedIssuer: issuer.issuer,
+                fetchTimeoutMs: issuer.jwks_timeout_ms,
+                waitMs: Math.min(issuer.jwks_timeout_ms, 150),
+                cooldownMs: issuer.jwks_cooldown_seconds * 1000,
+                maxAgeMs: 10 * 60_000,
+                now: options.now,
+                onFetch: (outcome, detail) => options.onJwksFetch?.(issuer.name, outcome, detail),
+              });
+          warmers.push(keys.warm);
+          issuers.push({ config: issuer, keys });
+        } catch (error) {
+          problems.push({ path: ['identity', 'jwt', 'issuers', i, 'jwks_file'], message: (error as Error).message });
+        }
+      });
+      sources.push(jwtSource({ config: id.jwt, issuers, onCache: options.onTokenCache }));
+    } else if (name === 'mtls' && id.mtls) {
+      sources.push(mtlsSource(id.mtls));
+    } else if (name === 'api_key' && id.api_keys) {
+      const cfg = id.api_keys;
+      const secret = readSecret(cfg.secret_env, cfg.secret_file, options, problems);
+      const keys: ApiKeyConfig[] = [...cfg.keys, ...readKeysFile(cfg.keys_file, options.baseDir, problems)];
+      if (secret) sources.push(apiKeySource(cfg, keys, secret));
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    resolver: identityResolver(sources),
+    warm: async () => {
+      await Promise.all(warmers.map((w) => w()));
+    },
+  };
+}
+
+/** Secrets come from the environment or a file, never from the config itself. */
+function readSecret(
+  envName: string,
+  file: string | undefined,
+  options: IdentityBuildOptions,
+  problems: ConfigProblem[],
+): Buffer | undefined {
+  const path = ['identity', 'api_keys', file ? 'secret_file' : 'secret_env'];
+  let value: string | undefined;
+  if (file) {
+    try {
+      value = readFileSync(resolvePath(options.baseDir, file), 'utf8').trim();
+    } catch (error) {
+      problems.push({ path, message: `cannot read secret file: ${(error as NodeJS.ErrnoException).code ?? error}` });
+      return undefined;
+    }
+  } else {
+    value = options.env[envName];
+  }
+  if (!value) {
+    problems.push({ path, message: `API key secret missing: set ${file ? `file ${file}` : `env ${envName}`}` });
+    return undefined;
+  }
+  const secret = Buffer.from(value, 'utf8');
+  if (secret.length < MIN_SECRET_BYTES) {
+    problems.push({ path, message: `API key secret shorter than ${MIN_SECRET_BYTES} bytes` });
+    return undefined;
+  }
+  return secret;
+}
+
+function readKeysFile(file: string | undefined, baseDir: string, problems: ConfigProblem[]): ApiKeyConfig[] {
+  if (!file) return [];
+  const path = ['identity', 'api_keys', 'keys_file'];
+  try {
+    const parsed = apiKeysFileSchema.safeParse(parseYaml(readFileSync(resolvePath(baseDir, file), 'utf8')) ?? {});
+    if (parsed.success) return parsed.data.keys;
+    for (const issue of parsed.error.issues) {
+      problems.push({ path, message: `${file}: ${issue.path.join('.')}: ${issue.message}` });
+    }
+  } catch (error) {
+    problems.push({ path, message: `cannot read ${file}: ${(error as Error).message}` });
+  }
+  return [];
+}

@@ -1,0 +1,29 @@
+// The process logger: pino JSON to stdout, credential headers redacted wherever they appear.
+
+import pino, { type Logger } from 'pino';
+
+/** Header names that carry credentials; never written to a log, whatever the level. */
+export const SENSITIVE_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization', 'x-forwarded-client-cert'];
+
+export interface LoggerOptions {
+  readonly level: string;
+  readonly redactHeaders?: readonly string[];
+  /** Where lines go; stdout (fd 1) unless a test or the CLI says otherwise. */
+  readonly destination?: pino.DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const headers = [...new Set([...SENSITIVE_HEADERS, ...(options.redactHeaders ?? [])].map((h) => h.toLowerCase()))];
+  // Redaction paths are compiled by pino once here, not per line.
+  const paths = headers.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`, `request.headers["${h}"]`]);
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'modelgate' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}

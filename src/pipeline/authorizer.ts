@@ -1,0 +1,72 @@
+// The one boundary between transports and the pipeline: runs a check, turns any throw into the
+// configured fail-closed deny, builds the answer, and logs after the transport has responded.
+
+import { randomUUID } from 'node:crypto';
+import type { Answer, AnswerBuilder } from '../decision/answer.js';
+import type { Decision } from '../decision/decision.js';
+import type { DecisionLog } from '../decision/decision-log.js';
+import type { DenyReason } from '../decision/reasons.js';
+import type { CheckInput } from './check-input.js';
+import { runCheck, type CheckTrace, type PipelineStages } from './check.js';
+
+export interface Stages extends PipelineStages {
+  readonly answer: AnswerBuilder;
+}
+
+/** Holds the current stages; a reload replaces `current` in one assignment, between checks. */
+export interface StagesRef {
+  current: Stages;
+}
+
+export interface CheckOutcome {
+  readonly answer: Answer;
+  readonly decision: Decision;
+  /** Call after the response is on its way: writes the decision log line. */
+  readonly finish: () => void;
+}
+
+export interface AuthorizerHooks {
+  readonly log: DecisionLog;
+  /** Observes every finished check (metrics). */
+  readonly observe?: (decision: Decision, answer: Answer, latencySeconds: number) => void;
+  /** Observes internal failures by class, so a bug is counted as well as denied. */
+  readonly onError?: (error: unknown) => void;
+}
+
+export type Authorizer = (input: CheckInput | undefined, trace?: CheckTrace) => Promise<CheckOutcome>;
+
+const EMPTY: readonly string[] = [];
+
+export function createAuthorizer(stages: StagesRef, hooks: AuthorizerHooks): Authorizer {
+  return async (input, trace) => {
+    const started = process.hrtime.bigint();
+    const current = stages.current;
+    let decision: Decision;
+    if (!input) {
+      decision = deny('request_invalid', 'CheckRequest without attributes.request.http');
+    } else {
+      try {
+        decision = await runCheck(input, current, trace);
+      } catch (error) {
+        // Bugs and broken backends end here: never an allow, never a crash, never internal text to the client.
+        hooks.onError?.(error);
+        decision = deny('internal_error', error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+      }
+    }
+    const decisionId = randomUUID();
+    const answer = current.answer(decision, { decisionId, requestId: input?.requestId ?? '' });
+    return {
+      answer,
+      decision,
+      finish: () => {
+        const ns = process.hrtime.bigint() - started;
+        hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus });
+        hooks.observe?.(decision, answer, Number(ns) / 1e9);
+      },
+    };
+  };
+}
+
+function deny(reason: DenyReason, detail: string): Decision {
+  return { allowed: false, reason, shadowRules: EMPTY, detail };
+}

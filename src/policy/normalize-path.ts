@@ -1,0 +1,33 @@
+// Canonical form of a request path for matching, so `/v1/models/a/../b` and `//v1/%6dodels/b` cannot
+// slip past a pattern; anything ambiguous is refused rather than guessed.
+
+export type NormalizedPath = { ok: true; path: string } | { ok: false; detail: string };
+
+export function normalizePath(rawPath: string): NormalizedPath {
+  let path = rawPath;
+  const cut = path.search(/[?#]/);
+  if (cut >= 0) path = path.slice(0, cut);
+  if (!path.startsWith('/')) return { ok: false, detail: 'path does not start with /' };
+  // Encoded separators would mean one thing to us and another to the model server.
+  if (/%2f|%5c/i.test(path) || path.includes('\\')) return { ok: false, detail: 'encoded or back slash in path' };
+  let decoded: string;
+  try {
+    decoded = path.includes('%') ? decodeURIComponent(path) : path;
+  } catch {
+    return { ok: false, detail: 'invalid percent-encoding' };
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(decoded)) return { ok: false, detail: 'control character in path' };
+  const out: string[] = [];
+  for (const segment of decoded.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (out.length === 0) return { ok: false, detail: 'path escapes root' };
+      out.pop();
+    } else {
+      out.push(segment);
+    }
+  }
+  const trailing = decoded.length > 1 && decoded.endsWith('/') && out.length > 0 ? '/' : '';
+  return { ok: true, path: `/${out.join('/')}${trailing}` };
+}
