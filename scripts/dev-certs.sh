@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Generates a throwaway dev CA, the Envoy edge server certificate and SPIFFE client certificates
+# for docker-compose. Never use these outside a laptop: the CA key sits next to the certs.
+#
+#   scripts/dev-certs.sh [OUT_DIR]      default OUT_DIR: .envoy-dev/certs (git-ignored)
+#   FORCE=1 scripts/dev-certs.sh        regenerate even if a CA already exists
+#
+# Produces in OUT_DIR:
+#   ca.crt ca.key                  dev CA (trusted_ca of envoy/edge.yaml)
+#   envoy.crt envoy.key            edge server cert, DNS:localhost, DNS:envoy, IP:127.0.0.1
+#   batch-scorer.crt/.key          URI spiffe://modelgate.local/ns/ml/sa/batch-scorer  (allowed by policy)
+#   frontend.crt/.key              URI spiffe://modelgate.local/ns/web/sa/frontend     (denied by policy)
+#   outsider.crt/.key              URI spiffe://elsewhere.example/ns/x/sa/y  (rejected in the TLS handshake)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${1:-$ROOT/.envoy-dev/certs}"
+DAYS="${DEV_CERT_DAYS:-30}"
+
+command -v openssl >/dev/null || { echo "dev-certs: openssl is required" >&2; exit 1; }
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+if [[ -f "$OUT/ca.crt" && "${FORCE:-0}" != "1" ]]; then
+  echo "dev-certs: $OUT/ca.crt exists; FORCE=1 to regenerate"
+  exit 0
+fi
+
+umask 077
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+new_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
+# CA: only signs certificates.
+new_key "$OUT/ca.key"
+cat >"$WORK/ca.ext" <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+O = modelgate dev
+CN = modelgate dev CA
+[v3_ca]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+EOF
+openssl req -x509 -new -key "$OUT/ca.key" -sha256 -days "$DAYS" \
+  -config "$WORK/ca.ext" -extensions v3_ca -out "$OUT/ca.crt"
+
+# issue NAME CN SAN EKU: a leaf certificate signed by the dev CA.
+issue() {
+  local name="$1" cn="$2" san="$3" eku="$4"
+  new_key "$OUT/$name.key"
+  cat >"$WORK/$name.ext" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = $eku
+subjectAltName = $san
+authorityKeyIdentifier = keyid
+subjectKeyIdentifier = hash
+EOF
+  openssl req -new -key "$OUT/$name.key" -subj "/O=modelgate dev/CN=$cn" -out "$WORK/$name.csr"
+  openssl x509 -req -in "$WORK/$name.csr" -CA "$OUT/ca.crt" -CAkey "$OUT/ca.key" -CAcreateserial \
+    -CAserial "$WORK/ca.srl" -sha256 -days "$DAYS" -extfile "$WORK/$name.ext" -out "$OUT/$name.crt" 2>/dev/null
+}
+
+issue envoy envoy "DNS:localhost, DNS:envoy, IP:127.0.0.1" serverAuth
+issue batch-scorer batch-scorer "URI:spiffe://modelgate.local/ns/ml/sa/batch-scorer" clientAuth
+issue frontend frontend "URI:spiffe://modelgate.local/ns/web/sa/frontend" clientAuth
+issue outsider outsider "URI:spiffe://elsewhere.example/ns/x/sa/y" clientAuth
+
+# Certificates are public. Envoy runs as uid 101 inside its image and must read its own key from
+# the bind mount, so that one key is world-readable; fine for a git-ignored dev folder only.
+chmod 644 "$OUT"/*.crt "$OUT/envoy.key"
+chmod 600 "$OUT/ca.key" "$OUT/batch-scorer.key" "$OUT/frontend.key" "$OUT/outsider.key"
+chmod 755 "$OUT"
+
+echo "dev-certs: wrote CA, envoy and client certificates to $OUT"
