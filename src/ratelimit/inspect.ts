@@ -1,0 +1,66 @@
+// Operator views of one subject's limiter state in Redis: list its buckets and block, or clear them.
+
+import { Cluster, type Redis } from 'ioredis';
+import { parseBucketKey, subjectPattern, subjectTag } from './keys.js';
+
+export interface BucketSnapshot {
+  readonly key: string;
+  readonly bucketId: string;
+  readonly model?: string;
+  /** Tokens as stored at `updatedMs` (before refill since then). */
+  readonly tokens: number;
+  readonly updatedMs: number;
+  /** Milliseconds until Redis forgets the key (it is full again by then). */
+  readonly ttlMs: number;
+}
+
+export interface SubjectSnapshot {
+  readonly buckets: BucketSnapshot[];
+  readonly blockedUntilMs?: number;
+  readonly strikes?: number;
+  readonly violations?: number;
+  /** Redis TIME in epoch ms, to compare with `blockedUntilMs` and `updatedMs`. */
+  readonly redisNowMs: number;
+}
+
+/** All keys of one subject share a hash tag, hence one slot, hence one node: scan the masters. */
+async function subjectKeys(client: Redis | Cluster, prefix: string, subject: string): Promise<string[]> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const keys = new Set<string>();
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', subjectPattern(prefix, subject), 'COUNT', 1000);
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== '0');
+  }
+  return [...keys].sort();
+}
+
+export async function inspectSubject(client: Redis | Cluster, prefix: string, subject: string): Promise<SubjectSnapshot> {
+  const tag = subjectTag(prefix, subject);
+  const [seconds = '0', micros = '0'] = (await client.time()).map(String);
+  const snapshot: { -readonly [K in keyof SubjectSnapshot]: SubjectSnapshot[K] } = {
+    buckets: [],
+    redisNowMs: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
+  };
+  for (const key of await subjectKeys(client, prefix, subject)) {
+    const parsed = parseBucketKey(prefix, subject, key);
+    if (parsed !== undefined) {
+      const [tokens, updated] = await client.hmget(key, 't', 'u');
+      const ttlMs = await client.pttl(key);
+      snapshot.buckets.push({ key, ...parsed, tokens: Number(tokens), updatedMs: Number(updated), ttlMs });
+    } else if (key === `${tag}:block`) snapshot.blockedUntilMs = Number(await client.get(key));
+    else if (key === `${tag}:strikes`) snapshot.strikes = Number(await client.get(key));
+    else if (key === `${tag}:violations`) snapshot.violations = Number(await client.get(key));
+  }
+  return snapshot;
+}
+
+/** Deletes the subject's buckets, block, strikes and violations; returns how many keys went. */
+export async function resetSubject(client: Redis | Cluster, prefix: string, subject: string): Promise<number> {
+  const keys = await subjectKeys(client, prefix, subject);
+  // One slot for all of them, so a single multi-key DEL is valid on a cluster too.
+  return keys.length === 0 ? 0 : client.del(...keys);
+}

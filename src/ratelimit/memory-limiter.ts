@@ -1,0 +1,74 @@
+// The embedded limiter: token buckets in this process's memory. Correct for one replica only;
+// several replicas each keep their own buckets, so the effective limit multiplies.
+
+import type { Limiter, LimitOutcome, LimitRequest } from './limiter.js';
+import type { CompiledLimits, Plan } from './compile.js';
+import { MemoryStore } from './memory-store.js';
+import { toOutcome } from './report.js';
+import { takeTokens, type TakeResult } from './take-tokens.js';
+import { subjectTag } from './keys.js';
+
+/** Same padding as Redis would be pointless here: expiry is read on the same clock that set it. */
+const TTL_PAD_MS = 0;
+
+/** Runs takes against a bounded MemoryStore; shared by the embedded limiter and Redis's fallback. */
+export class MemoryTokens {
+  readonly #store: MemoryStore;
+
+  constructor(private readonly compiled: CompiledLimits) {
+    this.#store = new MemoryStore(compiled.config.memory_max_entries);
+  }
+
+  get entries(): number {
+    return this.#store.size;
+  }
+
+  take(plan: Plan, nowMs: number, scale: number): TakeResult {
+    const args = {
+      ...plan.keys,
+      charges: plan.charges,
+      policy: this.compiled.policy,
+      scale,
+      ttlPadMs: TTL_PAD_MS,
+      maxIdleMs: this.compiled.config.redis.max_idle_seconds * 1000,
+    };
+    return takeTokens(this.#store.view(nowMs), args, nowMs);
+  }
+
+  reset(subject: string): number {
+    return this.#store.removePrefix(`${subjectTag(this.compiled.config.redis.key_prefix, subject)}:`);
+  }
+
+  clear(): void {
+    this.#store.clear();
+  }
+}
+
+export class MemoryLimiter implements Limiter {
+  readonly #tokens: MemoryTokens;
+
+  constructor(private readonly compiled: CompiledLimits) {
+    this.#tokens = new MemoryTokens(compiled);
+  }
+
+  take(request: LimitRequest): Promise<LimitOutcome> {
+    const plan = this.compiled.plan(request);
+    if (plan.charges.length === 0) return Promise.resolve({ allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] });
+    const result = this.#tokens.take(plan, request.now, 1);
+    return Promise.resolve(toOutcome(result, plan.charges, { headers: this.compiled.config.headers, scale: 1 }));
+  }
+
+  /** Forgets every bucket and block of one subject (operator reset). */
+  reset(subject: string): Promise<number> {
+    return Promise.resolve(this.#tokens.reset(subject));
+  }
+
+  ready(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    this.#tokens.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,185 @@
+// The shared limiter: token buckets in Redis, one Lua script per check, with a local fallback
+// per limit when Redis fails or is slow.
+
+import type { Logger } from 'pino';
+import type { Limiter, LimitOutcome, LimitRequest } from './limiter.js';
+import type { CompiledLimits, Plan } from './compile.js';
+import { connectRedis, evalTakeScript, redactUrl, type LimiterClient } from './redis-connection.js';
+import { DenyCache } from './deny-cache.js';
+import { LoadFactor } from './load-factor.js';
+import { MemoryTokens } from './memory-limiter.js';
+import { toOutcome } from './report.js';
+import type { TakeResult } from './take-tokens.js';
+
+export interface RedisLimiterOptions {
+  readonly logger?: Logger | undefined;
+  /**
+   * `redis` (production): the script reads Redis TIME so every replica shares one clock.
+   * `request`: the script uses `request.now`, for tests that drive time by hand.
+   */
+  readonly clock?: 'redis' | 'request';
+  /** How long keys outlive the moment their bucket is full again; default 1 s. */
+  readonly ttlPadMs?: number;
+}
+
+const ALLOWED_NOTHING: LimitOutcome = { allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] };
+const ERROR_LOG_EVERY_MS = 10_000;
+
+class RedisTimeout extends Error {
+  override readonly name = 'RedisTimeout';
+}
+
+/** Races a Redis call against a timer; the loser's rejection is swallowed, never unhandled. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeout(`redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Decodes the script's reply: {status, now, blockMs, ok1, tokens1, …}. */
+export function parseScriptReply(reply: unknown[], buckets: number): TakeResult {
+  const [status, nowMs, blockMs] = reply.slice(0, 3).map(Number) as [number, number, number];
+  if (status === 2) return { status: 'blocked', nowMs, blockMs };
+  const ok: boolean[] = [];
+  const tokens: number[] = [];
+  for (let i = 0; i < buckets; i++) {
+    ok.push(Number(reply[3 + i * 2]) === 1);
+    tokens.push(Number(reply[4 + i * 2]));
+  }
+  return { status: status === 0 ? 'allowed' : 'rate_limited', nowMs, ok, tokens };
+}
+
+/** The script arguments that are the same for every check: TTL padding, idle cap, block policy. */
+export function staticScriptArgs(compiled: CompiledLimits, ttlPadMs: number): string[] {
+  const p = compiled.policy;
+  const maxIdleMs = compiled.config.redis.max_idle_seconds * 1000;
+  return [ttlPadMs, maxIdleMs, p.afterViolations, p.windowMs, p.baseMs, p.factor, p.maxMs, p.forgetMs].map(String);
+}
+
+/** One check in one script call; `nowMs` undefined lets the script read Redis TIME. */
+export async function runTakeScript(
+  client: LimiterClient,
+  plan: Plan,
+  options: { readonly nowMs: number | undefined; readonly scale: number; readonly staticArgs: readonly string[] },
+): Promise<TakeResult> {
+  const args: string[] = [options.nowMs === undefined ? '' : String(options.nowMs), String(options.scale), ...options.staticArgs];
+  for (const c of plan.charges) args.push(String(c.capacity), String(c.rate), String(c.periodMs), String(c.cost), c.shadow ? '1' : '0');
+  const keys = [plan.keys.block, plan.keys.strikes, plan.keys.violations, ...plan.charges.map((c) => c.key)];
+  const reply = await evalTakeScript(client, keys, args);
+  return parseScriptReply(reply, plan.charges.length);
+}
+
+export class RedisLimiter implements Limiter {
+  readonly #client: LimiterClient;
+  readonly #fallback: MemoryTokens;
+  readonly #denyCache: DenyCache;
+  readonly #loadFactor: LoadFactor | undefined;
+  readonly #timeoutMs: number;
+  readonly #staticArgs: string[];
+  readonly #requestClock: boolean;
+  #lastErrorLog = -Infinity;
+  /** Counters for metrics and tests: Redis failures answered by the fail mode. */
+  readonly failures = { fallbackOpen: 0, failedClosed: 0 };
+
+  constructor(private readonly compiled: CompiledLimits, private readonly options: RedisLimiterOptions = {}) {
+    const { redis } = compiled.config;
+    if (redis.url === undefined) throw new Error('RedisLimiter needs limits.redis.url');
+    this.#timeoutMs = redis.timeout_ms;
+    this.#requestClock = options.clock === 'request';
+    this.#client = connectRedis({ url: redis.url, timeoutMs: redis.timeout_ms, tlsCaFile: redis.tls_ca_file, onError: (e) => this.#logError(e) });
+    this.#fallback = new MemoryTokens(compiled);
+    this.#denyCache = new DenyCache(compiled.config.memory_max_entries, redis.deny_cache && compiled.policy.afterViolations === 0);
+    const lf = compiled.config.load_factor;
+    this.#loadFactor =
+      lf === undefined ? undefined : new LoadFactor(this.#client, { key: lf.key, refreshMs: lf.refresh_ms, min: lf.min, timeoutMs: redis.timeout_ms });
+    this.#staticArgs = staticScriptArgs(compiled, options.ttlPadMs ?? 1_000);
+    options.logger?.info({ redis: redactUrl(redis.url) }, 'rate limiter using redis');
+  }
+
+  /** The current load factor (1 when none is configured). */
+  get scale(): number {
+    return this.#loadFactor?.value ?? 1;
+  }
+
+  async take(request: LimitRequest): Promise<LimitOutcome> {
+    const plan = this.compiled.plan(request);
+    if (plan.charges.length === 0) return ALLOWED_NOTHING;
+    const headers = this.compiled.config.headers;
+    const scale = this.scale;
+    const cached = this.#denyCache.lookup(plan, request.now);
+    if (cached !== undefined) return toOutcome(cached.result, cached.charges, { headers, scale, extra: { ratelimit_cached: 1 } });
+    let result: TakeResult;
+    try {
+      result = await withTimeout(this.#run(plan, request.now, scale), this.#timeoutMs);
+    } catch (error) {
+      return this.#onFailure(plan, request, error);
+    }
+    this.#denyCache.remember(plan, result, request.now, scale);
+    return toOutcome(result, plan.charges, { headers, scale });
+  }
+
+  #run(plan: Plan, nowMs: number, scale: number): Promise<TakeResult> {
+    return runTakeScript(this.#client, plan, { nowMs: this.#requestClock ? nowMs : undefined, scale, staticArgs: this.#staticArgs });
+  }
+
+  /** Redis failed or was slow: fail closed if any enforced limit says so, else charge locally. */
+  #onFailure(plan: Plan, request: LimitRequest, error: unknown): LimitOutcome {
+    this.#logError(error);
+    if (plan.charges.some((c) => !c.shadow && c.failMode === 'fail_closed')) {
+      this.failures.failedClosed++;
+      return { allowed: false, reason: 'limiter_unavailable', responseHeaders: [], metadata: { ratelimit_error: errorClass(error) }, shadowDenied: [] };
+    }
+    this.failures.fallbackOpen++;
+    const result = this.#fallback.take(plan, request.now, this.scale);
+    return toOutcome(result, plan.charges, { headers: this.compiled.config.headers, scale: this.scale, extra: { ratelimit_fallback: 'local' } });
+  }
+
+  #logError(error: unknown): void {
+    const now = Date.now();
+    if (now - this.#lastErrorLog < ERROR_LOG_EVERY_MS) return;
+    this.#lastErrorLog = now;
+    this.options.logger?.warn({ err: error, errorClass: errorClass(error) }, 'rate limiter: redis unavailable, applying each limit’s on_redis_error');
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      return (await withTimeout(this.#client.ping(), Math.max(this.#timeoutMs, 200))) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Deletes every bucket and block of one subject; used by `modelgate limits reset`. */
+  async reset(subject: string): Promise<number> {
+    this.#denyCache.clear();
+    this.#fallback.reset(subject);
+    const { resetSubject } = await import('./inspect.js');
+    return resetSubject(this.#client, this.compiled.config.redis.key_prefix, subject);
+  }
+
+  get client(): LimiterClient {
+    return this.#client;
+  }
+
+  async close(): Promise<void> {
+    this.#loadFactor?.stop();
+    this.#denyCache.clear();
+    this.#fallback.clear();
+    try {
+      await withTimeout(this.#client.quit(), 1_000);
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+}
+
+function errorClass(error: unknown): string {
+  if (error instanceof RedisTimeout) return 'timeout';
+  const message = error instanceof Error ? error.message : '';
+  if (/timed out/i.test(message)) return 'timeout';
+  if (/writeable|isn't ready|connection|ECONN|closed/i.test(message)) return 'disconnected';
+  return 'redis_error';
+}

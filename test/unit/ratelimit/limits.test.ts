@@ -1,0 +1,138 @@
+// Which buckets apply to a request, what it costs, and what the client is told, through the
+// embedded in-memory limiter with an injected clock.
+
+import { describe, expect, it } from 'vitest';
+import { limitsSchema } from '../../../src/ratelimit/config.js';
+import { compileLimits } from '../../../src/ratelimit/compile.js';
+import { bucketKey, parseBucketKey, subjectPattern } from '../../../src/ratelimit/keys.js';
+import type { LimitRequest } from '../../../src/ratelimit/limiter.js';
+import { MemoryLimiter } from '../../../src/ratelimit/memory-limiter.js';
+import { MemoryStore } from '../../../src/ratelimit/memory-store.js';
+
+const T = 1_700_000_000_000;
+
+function req(over: Partial<LimitRequest> & { roles?: string[]; tier?: string; subject?: string } = {}): LimitRequest {
+  const { roles = [], tier, subject = 'alice', ...rest } = over;
+  return {
+    identity: { subject, method: 'jwt', roles, attributes: tier === undefined ? {} : { plan: tier } },
+    model: 'llama-3-8b',
+    action: 'infer',
+    requestId: 'r1',
+    body: () => undefined,
+    now: T,
+    ...rest,
+  };
+}
+
+const limits = limitsSchema.parse({
+  tier_attribute: 'plan',
+  buckets: [
+    { id: 'everyone', rate: 100, per: 'minute' },
+    { id: 'admins', rate: 1000, per: 'minute', match: { roles: ['admin'] } },
+    { id: 'free', rate: 10, per: 'minute', match: { tiers: ['free'] } },
+    { id: 'bots', rate: 5, per: 'minute', match: { subjects: ['bot-*'] } },
+    { id: 'llama', rate: 50, per: 'minute', per_model: true, match: { models: ['llama-*'] } },
+    { id: 'tokens', rate: 10_000, per: 'minute', match: { models: ['llama-*'] }, cost: { body_field: 'params.max_tokens', default: 256, model_weights: { '*-70b': 4 } } },
+  ],
+});
+const compiled = compileLimits(limits);
+const ids = (r: LimitRequest) => compiled.plan(r).charges.map((c) => c.bucketId);
+
+describe('planning', () => {
+  it('attaches buckets by role, tier attribute, subject glob and model glob', () => {
+    expect(ids(req())).toEqual(['everyone', 'llama', 'tokens']);
+    expect(ids(req({ roles: ['admin'], model: 'gpt-4' }))).toEqual(['everyone', 'admins']);
+    expect(ids(req({ tier: 'free', model: 'x' }))).toEqual(['everyone', 'free']);
+    expect(ids(req({ subject: 'bot-7', model: 'x' }))).toEqual(['everyone', 'bots']);
+  });
+
+  it('prices by a body field, falls back to the default cost, and applies model weights', () => {
+    const cost = (r: LimitRequest) => compiled.plan(r).charges.find((c) => c.bucketId === 'tokens')?.cost;
+    expect(cost(req({ body: () => ({ params: { max_tokens: 100 } }) }))).toBe(100);
+    expect(cost(req({ body: () => undefined }))).toBe(256);
+    expect(cost(req({ body: () => ({ params: { max_tokens: '100' } }) }))).toBe(256);
+    expect(cost(req({ body: () => ({ params: { max_tokens: -5 } }) }))).toBe(256);
+    expect(cost(req({ model: 'llama-3-70b', body: () => ({ params: { max_tokens: 100 } }) }))).toBe(400);
+  });
+
+  it('reads the body only for limits that price by it', () => {
+    let reads = 0;
+    compiled.plan(req({ model: 'gpt-4', body: () => (reads++, undefined) }));
+    expect(reads).toBe(0);
+  });
+
+  it('keys every bucket of a subject under one hash tag, per model when asked', () => {
+    const plan = compiled.plan(req({ subject: 'a{b}:c*' }));
+    expect(plan.charges.map((c) => c.key)).toEqual([
+      'modelgate:rl:{a%7Bb%7D%3Ac%2A}:b:everyone',
+      'modelgate:rl:{a%7Bb%7D%3Ac%2A}:b:llama:llama-3-8b',
+      'modelgate:rl:{a%7Bb%7D%3Ac%2A}:b:tokens',
+    ]);
+    expect(plan.keys.block).toBe('modelgate:rl:{a%7Bb%7D%3Ac%2A}:block');
+    expect(subjectPattern('p*:', 'a{b}')).toBe('p\\*:{a%7Bb%7D}:*');
+    expect(parseBucketKey('p:', 's', bucketKey('p:', 's', 'x', 'm:1'))).toEqual({ bucketId: 'x', model: 'm:1' });
+  });
+});
+
+describe('answers', () => {
+  it('allows with the IETF draft headers and budget metadata for the tightest bucket', async () => {
+    const limiter = new MemoryLimiter(compileLimits(limitsSchema.parse({ buckets: [{ id: 'min', rate: 120, per: 'minute' }, { id: 'sec', rate: 20, burst: 20 }] })));
+    const outcome = await limiter.take(req());
+    expect(outcome).toEqual({
+      allowed: true,
+      responseHeaders: [
+        ['ratelimit-policy', '"min";q=120;w=60, "sec";q=20;w=1'],
+        ['ratelimit', '"sec";r=19;t=1'],
+      ],
+      metadata: { ratelimit_bucket: 'sec', ratelimit_limit: 20, ratelimit_remaining: 19, ratelimit_reset: 1, ratelimit_cost: 1 },
+      shadowDenied: [],
+    });
+  });
+
+  it('denies with Retry-After and X-RateLimit-* headers when configured', async () => {
+    const limiter = new MemoryLimiter(compileLimits(limitsSchema.parse({ headers: 'x_ratelimit', buckets: [{ id: 'b', rate: 6, per: 'minute', burst: 2 }] })));
+    await limiter.take(req());
+    await limiter.take(req());
+    const outcome = await limiter.take(req({ now: T + 1_000 }));
+    expect(outcome).toEqual({
+      allowed: false,
+      reason: 'rate_limited',
+      retryAfterSeconds: 9,
+      limitId: 'b',
+      responseHeaders: [
+        ['x-ratelimit-limit', '2'],
+        ['x-ratelimit-remaining', '0'],
+        ['x-ratelimit-reset', '19'],
+        ['retry-after', '9'],
+      ],
+      metadata: { ratelimit_bucket: 'b', ratelimit_limit: 2, ratelimit_remaining: 0, ratelimit_reset: 19, ratelimit_cost: 1 },
+      shadowDenied: [],
+    });
+  });
+
+  it('keeps subjects apart and resets one subject on demand', async () => {
+    const limiter = new MemoryLimiter(compileLimits(limitsSchema.parse({ buckets: [{ id: 'b', rate: 1, per: 'hour' }] })));
+    expect((await limiter.take(req())).allowed).toBe(true);
+    expect((await limiter.take(req())).allowed).toBe(false);
+    expect((await limiter.take(req({ subject: 'bob' }))).allowed).toBe(true);
+    expect(await limiter.reset('alice')).toBe(1);
+    expect((await limiter.take(req())).allowed).toBe(true);
+  });
+});
+
+describe('memory bound', () => {
+  it('never holds more than its maximum, evicting the least recently used', () => {
+    const store = new MemoryStore(100);
+    for (let i = 0; i < 1_000; i++) store.view(T).setBucket(`k${i}`, { tokens: 0, at: T }, 60_000);
+    expect(store.size).toBe(100);
+    expect(store.view(T).getBucket('k999')).toBeDefined();
+    expect(store.view(T).getBucket('k0')).toBeUndefined();
+  });
+
+  it('drops idle entries once they expire on the injected clock', () => {
+    const store = new MemoryStore(100);
+    for (let i = 0; i < 50; i++) store.view(T).setBucket(`old${i}`, { tokens: 0, at: T }, 1_000);
+    for (let i = 0; i < 30; i++) store.view(T + 5_000).setBucket(`new${i}`, { tokens: 0, at: T }, 1_000);
+    expect(store.size).toBe(30);
+  });
+});
