@@ -115,7 +115,8 @@ function globMatcher(globs: readonly string[], problem: (index: number, message:
   const exact = new Set<string>();
   const patterns: Array<(v: string) => boolean> = [];
   globs.forEach((glob, i) => {
-    if (!picomatch.scan(glob).isGlob) {
+    // Any glob metacharacter means a pattern, so a broken one (`churn-[v1`) is an error, not a literal.
+    if (!/[*?[\]{}()!+@]/.test(glob)) {
       exact.add(glob);
       return;
     }

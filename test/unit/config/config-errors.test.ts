@@ -1,0 +1,51 @@
+// One fixture per config failure, each with the exact message a user sees (file, line, key path).
+
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { loadConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/config/problems.js';
+import { buildStages } from '../../../src/app/build-stages.js';
+import { unlimited } from '../../../src/ratelimit/limiter.js';
+
+const fixture = (name: string) => join('test', 'fixtures', 'config', name);
+
+function problemsOf(name: string): readonly string[] {
+  try {
+    const loaded = loadConfig(fixture(name), {});
+    const built = buildStages(loaded, { env: {}, now: Date.now, limiter: unlimited });
+    return built.ok ? [] : built.problems.map(loaded.describe);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.lines;
+    throw error;
+  }
+}
+
+describe('config errors name the file, line and key path', () => {
+  it.each([
+    ['unknown-key.yaml', [`${fixture('unknown-key.yaml')}:7: policy.rules[0].subjet: unknown field 'subjet'`]],
+    ['bad-glob.yaml', [`${fixture('bad-glob.yaml')}:7: policy.rules[0].models[0]: invalid glob 'churn-[v1': Missing closing: "]" - use "\\\\]" to match literal characters`]],
+    ['bad-expression.yaml', [`${fixture('bad-expression.yaml')}:7: policy.rules[0].when: invalid CEL expression: <input>:1:24: found = but expecting end of input`]],
+    ['unknown-variable.yaml', [`${fixture('unknown-variable.yaml')}:7: policy.rules[0].when: unknown variable 'subjet' (use subject, request, model, action, context, body)`]],
+    ['unknown-role.yaml', [`${fixture('unknown-role.yaml')}:6: policy.rules[0].roles[0]: unknown role 'analyts' (not declared in policy.roles)`]],
+    ['hs256-algorithm.yaml', [`${fixture('hs256-algorithm.yaml')}:8: identity.jwt.issuers[0].algorithms[0]: Invalid option: expected one of "RS256"|"RS384"|"RS512"|"PS256"|"PS384"|"PS512"|"ES256"|"ES384"|"ES512"|"EdDSA"`]],
+    ['broken-yaml.yaml', [`${fixture('broken-yaml.yaml')}:3: YAML: Flow map in block collection must be sufficiently indented and end with a }`]],
+  ])('%s', (name, expected) => {
+    expect(problemsOf(name)).toEqual(expected);
+  });
+
+  it('lists every problem, not just the first', () => {
+    expect(problemsOf('many-problems.yaml')).toEqual([
+      `${fixture('many-problems.yaml')}:3: server.grpc.address: expected host:port`,
+      `${fixture('many-problems.yaml')}:8: policy.rules[0].effect: Invalid option: expected one of "allow"|"deny"`,
+    ]);
+  });
+
+  it('reports semantic problems once the schema passes', () => {
+    const loaded = loadConfig(fixture('unknown-role.yaml'), {});
+    expect(Object.isFrozen(loaded.config.policy.rules[0])).toBe(true);
+  });
+
+  it('names a missing file', () => {
+    expect(() => loadConfig(fixture('nope.yaml'), {})).toThrow(/nope\.yaml: invalid configuration\n {2}cannot read file: ENOENT/);
+  });
+});
