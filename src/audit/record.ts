@@ -1,0 +1,76 @@
+// The one audit record both receivers produce; documented field by field in protos/modelgate/audit/v1/record.proto.
+
+/** Where a record came from, so an auditor can trace it back and the ingester can resume exactly once. */
+export interface RecordSource {
+  /** 'envoy_als' (gRPC access-log stream) or 'envoy_file' (JSON access-log file). */
+  readonly kind: 'envoy_als' | 'envoy_file';
+  /** ALS: `<node id>/<log_name>`; file: the followed path. */
+  readonly id: string;
+  /** File only: `<dev>:<inode>` of the file the line was read from (paths move on rotation). */
+  readonly file?: string;
+  /** File only: byte offset just past this record's line. */
+  readonly offset?: number;
+}
+
+/** The TLS peer as Envoy saw it. `address` is the downstream IP: a keyed hash by default, or absent. */
+export interface RecordPeer {
+  readonly principal: string;
+  readonly uri_sans: readonly string[];
+  readonly dns_sans: readonly string[];
+  readonly certificate_subject: string;
+  readonly address?: string;
+}
+
+export type RecordDecision = 'allow' | 'deny' | 'none';
+
+export interface AuditRecord {
+  /** Request start, RFC 3339 UTC with milliseconds. */
+  readonly time: string;
+  readonly request_id: string;
+  readonly source: RecordSource;
+  readonly method: string;
+  readonly authority: string;
+  /** The path without its query string unless the config keeps it (queries carry credentials). */
+  readonly path: string;
+  readonly protocol: string;
+  readonly peer: RecordPeer;
+  readonly subject: string;
+  readonly auth_method: string;
+  readonly roles: readonly string[];
+  readonly tenant: string;
+  readonly model: string;
+  readonly action: string;
+  /** modelgate's decision from the ext_authz metadata; 'none' when the request carried none. */
+  readonly decision: RecordDecision;
+  readonly decision_id: string;
+  readonly reason: string;
+  readonly rule_id: string;
+  readonly shadow_rules: readonly string[];
+  /** 0 when Envoy sent no response. */
+  readonly response_code: number;
+  /** Envoy short codes (`UAEX`, `RL`, `UF`, …); empty when none. */
+  readonly response_flags: readonly string[];
+  readonly response_code_details: string;
+  readonly duration_ms: number;
+  readonly ext_authz_duration_ms: number;
+  readonly bytes_received: number;
+  readonly bytes_sent: number;
+  readonly upstream_host: string;
+  /** `ratelimit_*` metadata fields added by the limiter, as strings. */
+  readonly ratelimit: Readonly<Record<string, string>>;
+  /** Headers/fields the config asked to keep: `hmac-sha256:<hex>` unless configured as plaintext. */
+  readonly kept: Readonly<Record<string, string>>;
+}
+
+/** An actor for per-caller statistics: the subject, else the peer for unauthenticated traffic. */
+export function actorOf(record: AuditRecord): string {
+  if (record.subject !== '') return record.subject;
+  if (record.peer.principal !== '') return `peer:${record.peer.principal}`;
+  if (record.peer.address) return `addr:${record.peer.address}`;
+  return 'anonymous';
+}
+
+/** The peer identity used to notice a key showing up somewhere new. */
+export function peerOf(record: AuditRecord): string {
+  return record.peer.principal || record.peer.address || '';
+}

@@ -1,0 +1,40 @@
+// Test fixtures generated at test time: temp store dirs, a fresh Ed25519 key pair, privacy settings.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultAuditConfig } from '../../../../src/audit/config.js';
+import { makePrivacy, type Privacy } from '../../../../src/audit/privacy.js';
+import { loadSigningKey, writeKeyPair, type SigningKey } from '../../../../src/audit/signing.js';
+
+export interface TempStore {
+  readonly root: string;
+  readonly dir: string;
+  readonly privateKeyFile: string;
+  readonly publicKeyFile: string;
+  readonly key: SigningKey;
+  cleanup(): Promise<void>;
+}
+
+export async function tempStore(): Promise<TempStore> {
+  const root = await mkdtemp(join(tmpdir(), 'modelgate-audit-'));
+  const privateKeyFile = join(root, 'signing.key');
+  const publicKeyFile = join(root, 'signing.pub');
+  await writeKeyPair(privateKeyFile, publicKeyFile);
+  const loaded = await loadSigningKey(privateKeyFile);
+  if (!loaded.ok) throw new Error(loaded.error);
+  return {
+    root,
+    dir: join(root, 'store'),
+    privateKeyFile,
+    publicKeyFile,
+    key: loaded.key,
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+export const TEST_HASH_KEY = 'test-only-hash-key-0123456789abcdef';
+
+export function testPrivacy(overrides: Partial<ReturnType<typeof defaultAuditConfig>['privacy']> = {}): Privacy {
+  return makePrivacy({ ...defaultAuditConfig().privacy, ...overrides }, Buffer.from(TEST_HASH_KEY));
+}
