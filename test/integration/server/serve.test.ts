@@ -1,0 +1,120 @@
+// `modelgate serve` as a real process: starts from a config, answers, and on SIGTERM finishes the
+// checks in flight before exiting 0. Also `validate`, `keys create` and `token` as a user runs them.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
+import { jwks, signToken, signingKey, type SigningKey } from '../../helpers/jwt.js';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
+
+function startServe(config: string, env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; port: number; lines: string[] }> {
+  const proc = spawn(process.execPath, [...CLI, 'serve', '--config', config, '--address', '127.0.0.1:0'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        const parsed = JSON.parse(line) as { msg?: string; port?: number };
+        if (parsed.msg === 'modelgate serving ext_authz') resolve({ proc, port: parsed.port!, lines });
+      }
+    });
+    let err = '';
+    proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    proc.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+}
+
+describe('modelgate serve', () => {
+  let dir: string;
+  let key: SigningKey;
+  let slowJwks: Server;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'modelgate-serve-'));
+    key = await signingKey('ES256', 'k1');
+    // Slow enough that a check is still in flight when SIGTERM arrives, fast enough for its budget.
+    slowJwks = createServer((_req, res) => setTimeout(() => res.writeHead(200).end(jwks(key)), 100));
+    await new Promise<void>((ok) => slowJwks.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(slowJwks.address() as AddressInfo).port}/jwks.json`;
+    writeFileSync(
+      join(dir, 'modelgate.yaml'),
+      `server: { admin: { enabled: false } }
+identity:
+  jwt:
+    issuers: [{ name: t, issuer: 'https://t', audiences: [modelgate], jwks_uri: '${url}', algorithms: [ES256] }]
+policy:
+  roles: { analyst: null }
+  rules: [{ id: analysts, effect: allow, roles: [analyst] }]
+  targets: { paths: [{ pattern: '/v1/models/{model}:predict', action: predict }] }
+`,
+    );
+  });
+  afterAll(() => {
+    slowJwks.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finishes in-flight checks on SIGTERM, then exits 0', async () => {
+    const { proc, port, lines } = await startServe(join(dir, 'modelgate.yaml'));
+    const client = checkClient(`127.0.0.1:${port}`);
+    try {
+      const token = await signToken(key, { issuer: 'https://t', claims: { roles: ['analyst'] } });
+      const inflight = client.check(envoyCheckRequest({ headers: { authorization: `Bearer ${token}` } }));
+      await new Promise((r) => setTimeout(r, 30));
+      const exited = new Promise<number | null>((ok) => proc.on('exit', ok));
+      proc.kill('SIGTERM');
+      const res = await inflight;
+      expect(res.status.code).toBe(0);
+      expect(await exited).toBe(0);
+      expect(lines.some((l) => l.includes('"decision":"allow"'))).toBe(true);
+      expect(lines.some((l) => l.includes('shutting down'))).toBe(true);
+    } finally {
+      client.close();
+      proc.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start on a broken config, naming file, line and key', async () => {
+    writeFileSync(join(dir, 'broken.yaml'), 'policy:\n  roles: {}\n  rulez: []\n');
+    await expect(run(process.execPath, [...CLI, 'serve', '--config', join(dir, 'broken.yaml')])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(`${join(dir, 'broken.yaml')}:3: policy.rulez: unknown field 'rulez'`),
+    });
+  });
+
+  it('validate: exit 0 with the effective settings, exit 1 with every problem', async () => {
+    const ok = await run(process.execPath, [...CLI, 'validate', 'examples/modelgate.yaml']);
+    expect(ok.stdout).toMatch(/examples\/modelgate\.yaml: OK \(\d+ rules/);
+    await expect(run(process.execPath, [...CLI, 'validate', 'test/fixtures/config/unknown-role.yaml'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("policy.rules[0].roles[0]: unknown role 'analyts'"),
+    });
+  });
+
+  it('keys create prints the key once on stdout and only its hash entry on stderr', async () => {
+    const secret = 'a-test-secret-of-enough-length-0123456789';
+    writeFileSync(join(dir, 'keys.yaml'), `identity:\n  api_keys: { secret_env: T_SECRET }\npolicy:\n  roles: { analyst: null }\n`);
+    const { stdout, stderr } = await run(process.execPath, [...CLI, 'keys', 'create', '--id', 'ci-bot', '--role', 'analyst', '--config', join(dir, 'keys.yaml')], {
+      env: { ...process.env, T_SECRET: secret },
+    });
+    const key = stdout.trim();
+    expect(key).toMatch(/^mgk_ci-bot_[A-Za-z0-9_-]{43}$/);
+    expect(stderr).toMatch(/hash: [0-9a-f]{64}/);
+    expect(stderr).not.toContain(key);
+  });
+});
