@@ -8,8 +8,9 @@ export function normalizePath(rawPath: string): NormalizedPath {
   const cut = path.search(/[?#]/);
   if (cut >= 0) path = path.slice(0, cut);
   if (!path.startsWith('/')) return { ok: false, detail: 'path does not start with /' };
-  // Encoded separators would mean one thing to us and another to the model server.
+  // Encoded separators and dots mean one thing to one server and another to the next; refuse them.
   if (/%2f|%5c/i.test(path) || path.includes('\\')) return { ok: false, detail: 'encoded or back slash in path' };
+  if (/%2e/i.test(path)) return { ok: false, detail: 'encoded dot in path' };
   let decoded: string;
   try {
     decoded = path.includes('%') ? decodeURIComponent(path) : path;
