@@ -12,7 +12,9 @@ import { verifyStore } from '../../../src/audit/verify.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import { tempStore, testPrivacy, type TempStore } from './helpers/fixtures.js';
+import { spawn } from 'node:child_process';
+import { REPO } from './helpers/cli.js';
+import { TEST_HASH_KEY, tempStore, testPrivacy, type TempStore } from './helpers/fixtures.js';
 
 function envoyEntry(i: number, overrides: { decision?: string; flags?: object; code?: number } = {}) {
   return {
@@ -208,5 +210,28 @@ describe('AccessLogService receiver', () => {
     expect(records).toHaveLength(120);
     expect(new Set(records.map((r) => r.request_id)).size).toBe(120);
     expect((await verifyStore(fx.dir, {})).ok).toBe(true);
+  });
+
+  it('runs standalone as `modelgate audit serve` and seals the segment on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'audit', 'serve', '--listen', '127.0.0.1:0', '--dir', fx.dir, '--key', fx.privateKeyFile], {
+      cwd: REPO,
+      env: { ...process.env, MODELGATE_AUDIT_HASH_KEY: TEST_HASH_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on port (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
+    });
+    await streamLogs(port, [[envoyEntry(0), envoyEntry(1)], [envoyEntry(2)]]);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect((await allRecords(fx.dir)).map((r) => r.request_id)).toEqual(['req-0', 'req-1', 'req-2']);
+    expect(await verifyStore(fx.dir, { publicKey: fx.key.publicKey })).toMatchObject({ ok: true, checkpoints: 1 });
   });
 });
