@@ -29,8 +29,24 @@ const serverSchema = z.strictObject({
       max_receive_message_bytes: z.number().int().min(1024).default(4 * 1024 * 1024),
     })
     .prefault({}),
+  /**
+   * HTTP authorization mode (Envoy http_service, nginx auth_request). Every header named here is
+   * trusted as the proxy's word: bind to loopback or put the port behind mTLS (docs/http-mode.md).
+   */
   http: z
-    .strictObject({ enabled: z.boolean().default(false), address: listenAddress.default('0.0.0.0:9193') })
+    .strictObject({
+      enabled: z.boolean().default(false),
+      address: listenAddress.default('0.0.0.0:9193'),
+      /** Envoy http_service `path_prefix`: removed from the check request's path before matching. */
+      path_prefix: z.string().regex(/^(\/[^?#\s]*)?$/, "expected '' or a path starting with /").default(''),
+      /** nginx auth_request: the original method and URI (set by the proxy, e.g. $request_method, $request_uri). */
+      method_header: nonEmpty.toLowerCase().default('x-original-method'),
+      uri_header: nonEmpty.toLowerCase().default('x-original-uri'),
+      /** URL-encoded PEM of the verified client certificate (nginx $ssl_client_escaped_cert, Envoy %DOWNSTREAM_PEER_CERT%). */
+      client_cert_header: nonEmpty.toLowerCase().default('x-ssl-client-cert'),
+      /** Request bodies (Envoy with_request_body) beyond this are cut and marked partial. */
+      max_body_bytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
+    })
     .prefault({}),
   admin: z
     .strictObject({ enabled: z.boolean().default(true), address: listenAddress.default('127.0.0.1:9192') })
