@@ -60,8 +60,8 @@ const redisSchema = z.strictObject({
   /** PEM file of the CA that signed the Redis server certificate (TLS URLs). */
   tls_ca_file: z.string().min(1).optional(),
   key_prefix: z.string().regex(/^[^{}]*$/, 'must not contain "{" or "}" (used for hash tags)').default('modelgate:rl:'),
-  /** Upper bound on every Redis call; keep well under Envoy's 200 ms ext_authz timeout. */
-  timeout_ms: z.number().int().positive().max(1_000).default(50),
+  /** Upper bound on every Redis call; keep well under Envoy's ext_authz timeout (200 ms by default). */
+  timeout_ms: z.number().int().positive().max(10_000).default(50),
   /** Buckets that never refill (rate 0) and idle block state are forgotten after this long. */
   max_idle_seconds: z.number().int().positive().default(86_400),
   /** Remember over-limit buckets locally until they could pass again, sparing Redis the flood. */

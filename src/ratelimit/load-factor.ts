@@ -8,7 +8,6 @@ export interface LoadFactorOptions {
   readonly key: string;
   readonly refreshMs: number;
   readonly min: number;
-  readonly timeoutMs: number;
 }
 
 /** Parses the key's value: missing or unparsable means no scaling; the rest is clamped. */

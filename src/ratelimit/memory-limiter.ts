@@ -8,7 +8,7 @@ import { toOutcome } from './report.js';
 import { takeTokens, type TakeResult } from './take-tokens.js';
 import { subjectTag } from './keys.js';
 
-/** Same padding as Redis would be pointless here: expiry is read on the same clock that set it. */
+/** No padding: unlike Redis keys, these expire on the very clock that computed their lifetime. */
 const TTL_PAD_MS = 0;
 
 /** Runs takes against a bounded MemoryStore; shared by the embedded limiter and Redis's fallback. */

@@ -29,7 +29,11 @@ class RedisTimeout extends Error {
   override readonly name = 'RedisTimeout';
 }
 
-/** Races a Redis call against a timer; the loser's rejection is swallowed, never unhandled. */
+/**
+ * Races a Redis call against a timer; the loser's rejection is swallowed, never unhandled.
+ * A script that already reached Redis may still run after we gave up on it, charging tokens
+ * for a check that was answered by the fail mode: the error is on the strict side, and rare.
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   promise.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
@@ -94,7 +98,7 @@ export class RedisLimiter implements Limiter {
     this.#denyCache = new DenyCache(compiled.config.memory_max_entries, redis.deny_cache && compiled.policy.afterViolations === 0);
     const lf = compiled.config.load_factor;
     this.#loadFactor =
-      lf === undefined ? undefined : new LoadFactor(this.#client, { key: lf.key, refreshMs: lf.refresh_ms, min: lf.min, timeoutMs: redis.timeout_ms });
+      lf === undefined ? undefined : new LoadFactor(this.#client, { key: lf.key, refreshMs: lf.refresh_ms, min: lf.min });
     this.#staticArgs = staticScriptArgs(compiled, options.ttlPadMs ?? 1_000);
     options.logger?.info({ redis: redactUrl(redis.url) }, 'rate limiter using redis');
   }

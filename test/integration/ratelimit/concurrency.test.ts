@@ -13,7 +13,7 @@ const TAKER = fileURLToPath(new URL('./taker.ts', import.meta.url));
 
 /** A bucket of 100 that does not refill during the test; generous timeout so no take falls back. */
 const limitsFor = (url: string) => ({
-  redis: { url, timeout_ms: 1_000 },
+  redis: { url, timeout_ms: 5_000 },
   buckets: [{ id: 'hundred', rate: 1, per: 'day', burst: 100, on_redis_error: 'fail_closed' }],
 });
 
