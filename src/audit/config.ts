@@ -72,7 +72,7 @@ export const auditSchema = z.strictObject({
   receiver: z
     .strictObject({
       /** Standalone ALS listener for `modelgate audit serve`; in `serve` the Check server's port is reused. */
-      listen: z.string().min(1).default('127.0.0.1:9192'),
+      listen: z.string().min(1).default('127.0.0.1:9194'),
       max_pending_records: z.number().int().min(1).default(10_000),
     })
     .prefault({}),

@@ -37,6 +37,7 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
     ...new Set([...(config.strip_credentials ? credentialHeaders : []), ...config.headers_to_remove].map((h) => h.toLowerCase())),
   ];
   const realm = config.realm.replace(/["\\]/g, '');
+  const headersToRemoveWithoutTenant = [...headersToRemove, names.tenant.toLowerCase()];
 
   return (decision, ctx) => {
     const metadata = metadataFor(decision, ctx, config.tenant_attribute);
@@ -56,7 +57,8 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
         grpcCode: status.grpc,
         httpStatus: 200,
         upstreamHeaders: upstream,
-        headersToRemove,
+        // An identity header we do not set this time must not arrive as the client wrote it.
+        headersToRemove: tenant ? headersToRemove : headersToRemoveWithoutTenant,
         clientHeaders: decision.limit?.responseHeaders ?? [],
         body: '',
         metadata,

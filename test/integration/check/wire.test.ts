@@ -12,7 +12,9 @@ identity:
   order: [mtls]
   mtls:
     sources: [principal]
-    workloads: [{ match: 'spiffe://t/analyst', roles: [analyst], attributes: { org: acme } }]
+    workloads:
+      - { match: 'spiffe://t/analyst', roles: [analyst], attributes: { org: acme } }
+      - { match: 'spiffe://t/no-tenant', roles: [analyst] }
 policy:
   roles: { analyst: null }
   rules: [{ id: analysts, effect: allow, roles: [analyst] }]
@@ -53,6 +55,7 @@ describe('the answer on the wire', () => {
     const headers = Object.fromEntries(ok.headers.map((h: any) => [h.header.key, h.header.value]));
     expect(headers['x-modelgate-subject']).toBe('spiffe://t/analyst');
     expect(headers['x-modelgate-tenant']).toBe('acme');
+    expect(ok.headers_to_remove).not.toContain('x-modelgate-tenant');
     const fields = res.dynamic_metadata.fields;
     expect(fields.subject.stringValue).toBe('spiffe://t/analyst');
     expect(fields.decision.stringValue).toBe('allow');
@@ -72,6 +75,13 @@ describe('the answer on the wire', () => {
     expect(headers['content-type']).toBe('application/json');
     expect(res.dynamic_metadata.fields.decision.stringValue).toBe('deny');
     expect(res.ok_response).toBeUndefined();
+  });
+
+  it('allow without a tenant removes a client-sent tenant header instead of letting it through', async () => {
+    const res = decodeCheckResponse(await rawCall(encode(envoyCheckRequest({ principal: 'spiffe://t/no-tenant', headers: { 'x-modelgate-tenant': 'forged' } }))));
+    expect(res.status?.code ?? 0).toBe(0);
+    expect(res.ok_response.headers.map((h: any) => h.header.key)).not.toContain('x-modelgate-tenant');
+    expect(res.ok_response.headers_to_remove).toContain('x-modelgate-tenant');
   });
 
   describe('bad input gets a deliberate deny and the server keeps answering', () => {
