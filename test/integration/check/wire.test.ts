@@ -55,7 +55,7 @@ describe('the answer on the wire', () => {
     const headers = Object.fromEntries(ok.headers.map((h: any) => [h.header.key, h.header.value]));
     expect(headers['x-modelgate-subject']).toBe('spiffe://t/analyst');
     expect(headers['x-modelgate-tenant']).toBe('acme');
-    expect(ok.headers_to_remove).not.toContain('x-modelgate-tenant');
+    expect(ok.headers_to_remove ?? []).not.toContain('x-modelgate-tenant');
     const fields = res.dynamic_metadata.fields;
     expect(fields.subject.stringValue).toBe('spiffe://t/analyst');
     expect(fields.decision.stringValue).toBe('allow');
