@@ -23,10 +23,12 @@ limits:
 ${limits}
 `;
 
-const bucket100 = (redisUrl?: string) =>
-  config(`  ${redisUrl ? `redis: { url: '${redisUrl}', timeout_ms: 500 }` : ''}
+// fail_closed and a generous timeout: on a loaded CI machine a 50 ms Redis budget can expire, and a
+// fail_open fallback would then (by design) spend a local bucket — not what this test measures.
+const bucket100 = (redisUrl: string) =>
+  config(`  redis: { url: '${redisUrl}', timeout_ms: 5000 }
   buckets:
-    - { id: per-caller, match: { roles: [analyst] }, rate: 100, per: day, burst: 100 }`);
+    - { id: per-caller, match: { roles: [analyst] }, rate: 100, per: day, burst: 100, on_redis_error: fail_closed }`);
 
 describe('429 on the wire (embedded limiter)', () => {
   let t: TestGate;
