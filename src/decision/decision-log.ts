@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CheckInput } from '../pipeline/check-input.js';
+import type { CheckTrace } from '../pipeline/check.js';
 import type { Decision } from './decision.js';
 
 export interface DecisionLogEntry {
@@ -12,13 +13,27 @@ export interface DecisionLogEntry {
   readonly decision: Decision;
   readonly latencyUs: number;
   readonly httpStatus: number;
+  /** Filled by the pipeline only when `wantsTrace()` said so. */
+  readonly trace?: CheckTrace;
 }
 
-export type DecisionLog = (entry: DecisionLogEntry) => void;
+export interface DecisionLog {
+  (entry: DecisionLogEntry): void;
+  /** Asked once per check, before it runs: should the pipeline record a trace for this line? */
+  readonly wantsTrace?: () => boolean;
+}
 
-export function decisionLog(logger: Logger, enabled: boolean): DecisionLog {
+export interface DecisionLogOptions {
+  /**
+   * Add each stage's outcome (identity result, every rule considered) to the line when the logger
+   * is at debug or finer. At info the pipeline records nothing, so the hot path pays nothing.
+   */
+  readonly trace?: boolean;
+}
+
+export function decisionLog(logger: Logger, enabled: boolean, options: DecisionLogOptions = {}): DecisionLog {
   if (!enabled) return () => {};
-  return ({ decisionId, input, decision, latencyUs, httpStatus }) => {
+  const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace }) => {
     const id = decision.identity;
     logger.info(
       {
@@ -43,8 +58,22 @@ export function decisionLog(logger: Logger, enabled: boolean): DecisionLog {
         latency_us: latencyUs,
         body_sha256: input?.body ? createHash('sha256').update(input.body.text).digest('hex') : undefined,
         body_partial: input?.body?.partial || undefined,
+        trace: trace ? traceFields(trace) : undefined,
       },
       'decision',
     );
   };
+  if (!options.trace) return log;
+  return Object.assign(log, { wantsTrace: () => logger.isLevelEnabled('debug') });
+}
+
+/** The trace as log fields: what each stage concluded, never a credential or a header. */
+export function traceFields(trace: CheckTrace): Record<string, unknown> {
+  const r = trace.identity;
+  const identity = !r
+    ? undefined
+    : r.ok
+      ? { ok: true, method: r.identity.method, subject: r.identity.subject, roles: r.identity.roles, attributes: r.identity.attributes, issuer: r.identity.issuer }
+      : { ok: false, reason: r.reason, detail: r.detail };
+  return { identity, rules: Object.fromEntries(trace.rules.map((rule) => [rule.id, rule.outcome])) };
 }

@@ -14,8 +14,15 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const headers = [...new Set([...SENSITIVE_HEADERS, ...(options.redactHeaders ?? [])].map((h) => h.toLowerCase()))];
-  // Redaction paths are compiled by pino once here, not per line.
-  const paths = headers.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`, `request.headers["${h}"]`]);
+  // Redaction paths are compiled by pino once here, not per line. Headers maps up to three levels
+  // deep (`input.request.headers`), and a credential logged as a field of its own.
+  const paths = headers.flatMap((h) => [
+    `headers["${h}"]`,
+    `*.headers["${h}"]`,
+    `*.*.headers["${h}"]`,
+    `["${h}"]`,
+    `*["${h}"]`,
+  ]);
   return pino(
     {
       level: options.level,

@@ -29,8 +29,8 @@ export interface AuthorizerHooks {
   readonly log: DecisionLog;
   /** Observes every finished check (metrics). */
   readonly observe?: (decision: Decision, answer: Answer, latencySeconds: number) => void;
-  /** Observes internal failures by class, so a bug is counted as well as denied. */
-  readonly onError?: (error: unknown) => void;
+  /** Observes internal failures by class, so a bug is counted as well as denied; logs carry the decision id. */
+  readonly onError?: (error: unknown, decisionId: string) => void;
 }
 
 export type Authorizer = (input: CheckInput | undefined, trace?: CheckTrace) => Promise<CheckOutcome>;
@@ -41,26 +41,28 @@ export function createAuthorizer(stages: StagesRef, hooks: AuthorizerHooks): Aut
   return async (input, trace) => {
     const started = process.hrtime.bigint();
     const current = stages.current;
+    const decisionId = randomUUID();
+    // Recorded only when the caller asks (explain) or the decision log is at debug.
+    const recorded = trace ?? (hooks.log.wantsTrace?.() ? { rules: [] } : undefined);
     let decision: Decision;
     if (!input) {
       decision = deny('request_invalid', 'CheckRequest without attributes.request.http');
     } else {
       try {
-        decision = await runCheck(input, current, trace);
+        decision = await runCheck(input, current, recorded);
       } catch (error) {
         // Bugs and broken backends end here: never an allow, never a crash, never internal text to the client.
-        hooks.onError?.(error);
+        hooks.onError?.(error, decisionId);
         decision = deny('internal_error', error instanceof Error ? `${error.name}: ${error.message}` : String(error));
       }
     }
-    const decisionId = randomUUID();
     const answer = current.answer(decision, { decisionId, requestId: input?.requestId ?? '' });
     return {
       answer,
       decision,
       finish: () => {
         const ns = process.hrtime.bigint() - started;
-        hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus });
+        hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus, trace: recorded });
         hooks.observe?.(decision, answer, Number(ns) / 1e9);
       },
     };

@@ -9,6 +9,8 @@ import { register as token } from './token.js';
 import { register as keys } from './keys.js';
 import { register as limits } from './limits.js';
 import { register as audit } from './audit.js';
+import { register as test } from './test.js';
+import { register as explain } from './explain.js';
 
 type Register = (program: Command) => void;
 
@@ -20,6 +22,8 @@ const commands: Register[] = [
   keys,
   limits,
   audit,
+  test,
+  explain,
 ];
 
 export function registerCommands(program: Command): void {

@@ -1,0 +1,96 @@
+// The admin HTTP server (loopback by default): /metrics for Prometheus, /healthz and /readyz for
+// probes. Nothing here touches the Check path.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface AdminServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  readonly address: string;
+  readonly registry: Registry;
+  /** Ready for traffic: a policy is loaded and the limiter answers `ready()`. Never rejects. */
+  readonly ready: () => Promise<{ ready: boolean; detail: string }>;
+}
+
+export interface AdminServerHandle {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServerHandle> {
+  const { host, port } = splitAddress(options.address);
+  const server = createServer((req, res) => {
+    handle(req, res, options).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+  // Probes and scrapes are short; do not let an idle client hold a socket open at shutdown.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: AdminServerOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+    return;
+  }
+  switch (path) {
+    case '/metrics': {
+      const body = await options.registry.metrics();
+      res.writeHead(200, { 'content-type': options.registry.contentType }).end(body);
+      return;
+    }
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    case '/readyz': {
+      const { ready, detail } = await options.ready();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${detail}\n`);
+      return;
+    }
+    default:
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+}
+
+/** `127.0.0.1:9192`, `[::1]:9192`; the schema already checked the shape. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * The admin address in effect. An explicit override or a configured address (file or env) is
+ * used as is; the built-in default follows an ephemeral gRPC port (`:0`, embedded and test
+ * instances) to port 0, so several instances in one host never fight over 9192.
+ */
+export function effectiveAdminAddress(options: {
+  readonly configured: string;
+  readonly source: string | undefined;
+  readonly grpcAddress: string;
+  readonly override?: string;
+}): string {
+  if (options.override) return options.override;
+  if (options.source === 'default' && splitAddress(options.grpcAddress).port === 0) {
+    return `${options.configured.slice(0, options.configured.lastIndexOf(':'))}:0`;
+  }
+  return options.configured;
+}

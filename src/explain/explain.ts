@@ -1,0 +1,153 @@
+// Explains one check stage by stage: which identity source answered and with what, every rule
+// and why it did or did not match, the buckets charged, and the answer the proxy would get.
+
+import type { Config, RuleConfig } from '../config/schema.js';
+import type { Answer } from '../decision/answer.js';
+import type { Decision } from '../decision/decision.js';
+import type { IdentityResult } from '../identity/result.js';
+import type { CheckInput } from '../pipeline/check-input.js';
+import { lazyJsonBody } from '../pipeline/body.js';
+import type { RuleTrace } from '../policy/authorize.js';
+import { compileLimits } from '../ratelimit/compile.js';
+import type { HarnessRun } from '../policy-test/harness.js';
+
+export interface SourceView {
+  readonly name: 'jwt' | 'api_key' | 'mtls';
+  /** What carries this source's credential, and whether the request has it. */
+  readonly carrier: string;
+  readonly present: boolean;
+}
+
+export interface RuleView {
+  readonly id: string;
+  readonly effect: 'allow' | 'deny';
+  readonly shadow: boolean;
+  /** undefined: not evaluated, a deny rule decided before it. */
+  readonly outcome?: RuleTrace['outcome'];
+  readonly why: string;
+  readonly decided: boolean;
+}
+
+export interface BucketView {
+  readonly id: string;
+  readonly cost: number;
+  readonly capacity: number;
+  readonly refill: string;
+  readonly shadow: boolean;
+}
+
+export interface Explanation {
+  readonly request: { method: string; path: string; host: string; requestId: string; contextExtensions: Record<string, string>; body?: string };
+  readonly identity: { readonly sources: readonly SourceView[]; readonly result?: IdentityResult };
+  readonly target?: { model: string; action: string };
+  readonly rules: readonly RuleView[];
+  readonly limits: { readonly reached: boolean; readonly buckets: readonly BucketView[]; readonly metadata: Record<string, string | number>; readonly shadowDenied: readonly string[] };
+  readonly decision: Decision;
+  readonly answer: Answer;
+}
+
+export function explain(config: Config, run: HarnessRun): Explanation {
+  const { input, decision, trace } = run;
+  const traced = new Map(trace.rules.map((r) => [r.id, r]));
+  const decidingRule = decision.ruleId;
+  const rules: RuleView[] = config.policy.rules.map((rule) => {
+    const t = traced.get(rule.id);
+    return {
+      id: rule.id,
+      effect: rule.effect,
+      shadow: rule.shadow,
+      outcome: t?.outcome,
+      why: t ? why(rule, t.outcome, decision, input) : 'not evaluated: the check ended before this rule',
+      decided: rule.id === decidingRule,
+    };
+  });
+  const reached = decision.limit !== undefined;
+  return {
+    request: {
+      method: input.method,
+      path: input.path,
+      host: input.host,
+      requestId: input.requestId,
+      contextExtensions: { ...input.contextExtensions },
+      body: input.body ? `${input.body.text.length} bytes${input.body.partial ? ', partial (cut by Envoy)' : ''}` : undefined,
+    },
+    identity: { sources: identitySources(config, input), result: trace.identity },
+    target: decision.model && decision.action ? { model: decision.model, action: decision.action } : undefined,
+    rules: trace.rules.length > 0 || decision.identity ? rules : [],
+    limits: {
+      reached,
+      buckets: reached ? bucketsFor(config, decision, input) : [],
+      metadata: { ...(decision.limit?.metadata ?? {}) },
+      shadowDenied: decision.limit?.shadowDenied ?? [],
+    },
+    decision,
+    answer: run.answer,
+  };
+}
+
+function identitySources(config: Config, input: CheckInput): SourceView[] {
+  const id = config.identity;
+  const out: SourceView[] = [];
+  for (const name of id.order) {
+    if (name === 'jwt' && id.jwt) {
+      const header = id.jwt.header.toLowerCase();
+      const envoy = id.jwt.envoy_jwt_authn;
+      const fromEnvoy = envoy ? input.filterMetadata[envoy.namespace]?.[envoy.payload_key] !== undefined : false;
+      const bearer = /^bearer /i.test(input.headers[header] ?? '');
+      out.push({ name, carrier: fromEnvoy ? `jwt_authn metadata ${envoy!.namespace}` : `${header}: Bearer …`, present: fromEnvoy || bearer });
+    } else if (name === 'api_key' && id.api_keys) {
+      const header = id.api_keys.header.toLowerCase();
+      out.push({ name, carrier: `${header} header`, present: input.headers[header] !== undefined });
+    } else if (name === 'mtls' && id.mtls) {
+      const found = id.mtls.sources.find(
+        (s) =>
+          (s === 'certificate' && input.source.certificate !== '') ||
+          (s === 'principal' && input.source.principal !== '') ||
+          (s === 'xfcc' && input.headers['x-forwarded-client-cert'] !== undefined),
+      );
+      out.push({ name, carrier: found ? `client certificate (${found})` : `client certificate (${id.mtls.sources.join(', ')})`, present: found !== undefined });
+    }
+  }
+  return out;
+}
+
+const list = (values: readonly string[] | undefined) => `[${(values ?? []).join(', ')}]`;
+
+function why(rule: RuleConfig, outcome: RuleTrace['outcome'], decision: Decision, input: CheckInput): string {
+  const id = decision.identity;
+  switch (outcome) {
+    case 'matched':
+      return rule.when ? `matches (condition true: ${rule.when})` : 'matches';
+    case 'model':
+      return `model '${decision.model ?? '?'}' is not in ${list(rule.models)}`;
+    case 'action':
+      return `action '${decision.action ?? '?'}' is not in ${list(rule.actions)}`;
+    case 'subject':
+      return `subject '${id?.subject ?? '?'}' is not in ${list(rule.subjects)}`;
+    case 'role':
+      return `needs a role in ${list(rule.roles)}; caller has ${list(id?.roles)}`;
+    case 'condition_false':
+      return `condition is false: ${rule.when}`;
+    case 'condition_error':
+      return `condition could not be evaluated (a missing field or a type error): ${rule.when}`;
+    case 'body_missing':
+      return `condition reads the body, and ${input.body ? 'Envoy cut it (partial) or it is not a JSON object' : 'none was sent (Envoy with_request_body)'}`;
+  }
+}
+
+function bucketsFor(config: Config, decision: Decision, input: CheckInput): BucketView[] {
+  if (!config.limits || config.limits.buckets.length === 0 || !decision.identity || !decision.model || !decision.action) return [];
+  const plan = compileLimits(config.limits).plan({
+    identity: decision.identity,
+    model: decision.model,
+    action: decision.action,
+    requestId: input.requestId,
+    body: lazyJsonBody(input.body),
+    now: 0,
+  });
+  const byId = new Map(config.limits.buckets.map((b) => [b.id, b]));
+  return plan.charges.map((c) => {
+    const b = byId.get(c.bucketId);
+    return { id: c.bucketId, cost: c.cost, capacity: c.capacity, refill: b ? `${b.rate} per ${b.per}` : '?', shadow: c.shadow };
+  });
+}

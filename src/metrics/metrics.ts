@@ -1,0 +1,164 @@
+// Prometheus metrics for one modelgate instance, in its own registry (never the global one, so
+// several instances in one process, as in tests, never collide). Every label value is bounded:
+// reason codes, auth methods, config-declared models, rule ids and bucket ids, error classes.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { Answer } from '../decision/answer.js';
+import type { Decision } from '../decision/decision.js';
+import { modelLabeler } from './model-label.js';
+
+/** Sub-millisecond resolution where a cached check lives (~50–200 µs), coarse above Envoy's 200 ms budget. */
+export const CHECK_LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1];
+
+export interface ModelgateMetrics {
+  readonly registry: Registry;
+  /** The authorizer's `observe` hook: one call per finished check. */
+  observeCheck(decision: Decision, answer: Answer, latencySeconds: number): void;
+  jwksFetch(issuer: string, outcome: 'ok' | 'error'): void;
+  tokenCache(hit: boolean): void;
+  internalError(error: unknown): void;
+  reload(result: 'success' | 'failure'): void;
+  /** After a config is in service: bounded model labels, shadow-deny rule ids, the policy hash gauge. */
+  setPolicy(config: Config, sha256: string): void;
+  /** For the Redis limiter to report each script call; not fed by anything else. */
+  redisCall(outcome: 'ok' | 'error', seconds: number): void;
+}
+
+export interface MetricsOptions {
+  /** Process, heap, GC and event-loop-lag metrics; on for servers, off for short-lived tools. */
+  readonly defaultMetrics?: boolean;
+}
+
+const LIMIT_REASONS = new Set(['rate_limited', 'temporarily_blocked', 'limiter_unavailable']);
+
+export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const checks = new Counter({
+    name: 'modelgate_checks_total',
+    help: 'Checks answered, by decision, reason code, auth method and model (models not named in the policy are "other")',
+    labelNames: ['decision', 'reason', 'auth_method', 'model'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'modelgate_check_duration_seconds',
+    help: 'Time from receiving a check to its answer being handed to the transport',
+    labelNames: ['decision'] as const,
+    buckets: CHECK_LATENCY_BUCKETS,
+    registers,
+  });
+  const jwks = new Counter({
+    name: 'modelgate_jwks_fetches_total',
+    help: 'JWKS / OIDC discovery fetches by issuer and outcome (ok, error)',
+    labelNames: ['issuer', 'outcome'] as const,
+    registers,
+  });
+  const tokenCache = new Counter({
+    name: 'modelgate_jwt_cache_lookups_total',
+    help: 'Verified-token cache lookups (hit skips signature verification)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const limiter = new Counter({
+    name: 'modelgate_ratelimit_outcomes_total',
+    help: 'Limiter outcomes by outcome (allowed, rate_limited, temporarily_blocked, limiter_unavailable, unlimited) and bucket',
+    labelNames: ['outcome', 'bucket'] as const,
+    registers,
+  });
+  const limiterShadow = new Counter({
+    name: 'modelgate_ratelimit_shadow_denied_total',
+    help: 'Requests a shadow-mode bucket would have denied',
+    labelNames: ['bucket'] as const,
+    registers,
+  });
+  const limiterBackend = new Counter({
+    name: 'modelgate_ratelimit_backend_errors_total',
+    help: 'Limiter backend (Redis) failures seen in decisions, by error class and handling (fail_closed, fallback)',
+    labelNames: ['class', 'handling'] as const,
+    registers,
+  });
+  const redisLatency = new Histogram({
+    name: 'modelgate_redis_call_duration_seconds',
+    help: 'Redis limiter script calls, by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'modelgate_policy_reloads_total',
+    help: 'Config reloads by result (success, failure); a failure keeps the previous config serving',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const policyInfo = new Gauge({
+    name: 'modelgate_policy_info',
+    help: 'Always 1; the sha256 label is the hash of the config file currently in service',
+    labelNames: ['sha256'] as const,
+    registers,
+  });
+  const policyLoaded = new Gauge({
+    name: 'modelgate_policy_loaded_timestamp_seconds',
+    help: 'When the config currently in service was loaded',
+    registers,
+  });
+  const shadow = new Counter({
+    name: 'modelgate_shadow_would_deny_total',
+    help: 'Checks a shadow-mode deny rule would have denied, by rule id',
+    labelNames: ['rule'] as const,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'modelgate_internal_errors_total',
+    help: 'Checks that failed internally and were answered with the error deny, by error class',
+    labelNames: ['class'] as const,
+    registers,
+  });
+  for (const result of ['success', 'failure']) reloads.inc({ result }, 0);
+
+  let labelModel: (model: string | undefined) => string = () => 'other';
+  let shadowDenyRules: ReadonlySet<string> = new Set();
+
+  return {
+    registry,
+    observeCheck(decision, _answer, seconds) {
+      const verdict = decision.allowed ? 'allow' : 'deny';
+      checks.inc({ decision: verdict, reason: decision.reason, auth_method: decision.identity?.method ?? 'none', model: labelModel(decision.model) });
+      latency.observe({ decision: verdict }, seconds);
+      for (const rule of decision.shadowRules) if (shadowDenyRules.has(rule)) shadow.inc({ rule });
+      observeLimit(decision);
+    },
+    jwksFetch: (issuer, outcome) => jwks.inc({ issuer, outcome }),
+    tokenCache: (hit) => tokenCache.inc({ result: hit ? 'hit' : 'miss' }),
+    internalError: (error) => errors.inc({ class: errorClass(error) }),
+    reload: (result) => reloads.inc({ result }),
+    setPolicy(config, sha256) {
+      labelModel = modelLabeler(config.policy);
+      shadowDenyRules = new Set(config.policy.rules.filter((r) => r.shadow && r.effect === 'deny').map((r) => r.id));
+      policyInfo.reset();
+      policyInfo.set({ sha256 }, 1);
+      policyLoaded.set(Date.now() / 1000);
+    },
+    redisCall: (outcome, seconds) => redisLatency.observe({ outcome }, seconds),
+  };
+
+  function observeLimit(decision: Decision): void {
+    const limit = decision.limit;
+    if (!limit) return;
+    const meta = limit.metadata;
+    const bucket = String(meta.ratelimit_bucket ?? limit.limitId ?? 'none');
+    const outcome = decision.allowed ? (Object.keys(meta).length === 0 ? 'unlimited' : 'allowed') : LIMIT_REASONS.has(decision.reason) ? decision.reason : 'allowed';
+    limiter.inc({ outcome, bucket });
+    for (const id of limit.shadowDenied) limiterShadow.inc({ bucket: id });
+    if (meta.ratelimit_error !== undefined) limiterBackend.inc({ class: String(meta.ratelimit_error), handling: 'fail_closed' });
+    if (meta.ratelimit_fallback !== undefined) limiterBackend.inc({ class: 'unknown', handling: 'fallback' });
+  }
+}
+
+/** A class name, never a message: messages carry unbounded (and possibly private) text. */
+export function errorClass(error: unknown): string {
+  const name = error instanceof Error ? error.constructor.name || error.name : typeof error;
+  return name.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 40) || 'unknown';
+}
