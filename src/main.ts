@@ -3,6 +3,8 @@
 import type { Logger } from 'pino';
 import { loadConfigWithHash, referencedFiles } from './admin/config-source.js';
 import { addReflection } from './admin/reflection.js';
+import { addAccessLogService } from './audit/als-receiver.js';
+import { openAuditRuntime, type AuditRuntime } from './audit/runtime.js';
 import { effectiveAdminAddress, startAdminServer, type AdminServerHandle } from './admin/server.js';
 import { watchFiles } from './admin/watch.js';
 import { buildStages } from './app/build-stages.js';
@@ -92,7 +94,20 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
   const serverConfig = options.grpcAddress
     ? { ...loaded.config.server, grpc: { ...loaded.config.server.grpc, address: options.grpcAddress } }
     : loaded.config.server;
-  const grpc: GrpcServerHandle = await startGrpcServer({ config: serverConfig, baseDir: loaded.baseDir, authorize, extend: addReflection });
+  // Envoy's http_grpc access logger points at the Check port, so the audit receiver lives there too.
+  const audit = loaded.config.audit ? await openAudit(loaded, logger) : undefined;
+  const grpc: GrpcServerHandle = await startGrpcServer({
+    config: serverConfig,
+    baseDir: loaded.baseDir,
+    authorize,
+    extend: (server) => {
+      addReflection(server);
+      if (audit) addAccessLogService(server, { sink: audit.store, privacy: audit.privacy });
+    },
+  }).catch(async (error: unknown) => {
+    await audit?.close();
+    throw error;
+  });
   logger.info({ port: grpc.port, config: loaded.file }, 'modelgate serving ext_authz');
   const http: HttpAuthzServerHandle | undefined = serverConfig.http.enabled
     ? await startHttpAuthzServer({ config: serverConfig, authorize, identityHeaders: () => Object.values(loaded.config.answer.upstream_headers) }).catch(
@@ -181,6 +196,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       await Promise.all([grpc.shutdown(graceMs), http?.shutdown(graceMs)]);
       await admin?.close();
       await limiter.close();
+      await audit?.close();
       logger.flush();
     },
   };
@@ -194,4 +210,10 @@ async function waitUntilReady(limiter: Limiter, maxMs: number): Promise<boolean>
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+async function openAudit(loaded: LoadedConfig, logger: Logger): Promise<AuditRuntime> {
+  const opened = await openAuditRuntime(loaded.config.audit!, logger);
+  if (!opened.ok) throw new ConfigError(loaded.file, [`${loaded.file}: audit: ${opened.error}`]);
+  return opened.runtime;
 }
