@@ -19,8 +19,6 @@ export interface EnvOverride {
 
 /**
  * Every env override, in the order `modelgate validate` prints them. Adding a setting is one line.
- * Hook for the limiter: `{ name: 'MODELGATE_REDIS_URL', path: ['limits', 'redis', 'url'], requires: ['limits'] }`
- * belongs here once the limiter owns it (issue 6); nothing else needs to change.
  */
 export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'MODELGATE_GRPC_ADDRESS', path: ['server', 'grpc', 'address'] },
@@ -34,6 +32,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'MODELGATE_LOG_REDACT_HEADERS', path: ['log', 'redact_headers'], kind: 'list' },
   { name: 'MODELGATE_API_KEY_SECRET_FILE', path: ['identity', 'api_keys', 'secret_file'], requires: ['identity', 'api_keys'] },
   { name: 'MODELGATE_API_KEYS_FILE', path: ['identity', 'api_keys', 'keys_file'], requires: ['identity', 'api_keys'] },
+  { name: 'MODELGATE_REDIS_URL', path: ['limits', 'redis', 'url'], requires: ['limits'] },
 ];
 
 export function applyEnvOverrides(
@@ -103,7 +102,8 @@ export function describeSettings(
   const lines: string[] = [];
   for (const [key, source] of sources) {
     const value = getIn(config as unknown as Record<string, unknown>, key.split('.'));
-    lines.push(`${key} = ${Array.isArray(value) ? `[${value.join(', ')}]` : String(value)}  (${source})`);
+    const shown = Array.isArray(value) ? `[${value.join(', ')}]` : String(value);
+    lines.push(`${key} = ${withoutUrlCredentials(shown)}  (${source})`);
   }
   const keys = config.identity.api_keys;
   if (keys) {
@@ -119,4 +119,9 @@ export function describeSettings(
     lines.push(`identity.jwt issuer ${issuer.name} keys: ${from}  (file)`);
   }
   return lines;
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host`: settings output must never show a password. */
+export function withoutUrlCredentials(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
 }

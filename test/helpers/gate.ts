@@ -42,6 +42,7 @@ export async function startTestGate(yaml: string, options: TestGateOptions = {})
     configFile,
     env: { ...options.env },
     grpcAddress: '127.0.0.1:0',
+    adminAddress: '127.0.0.1:0',
     logger,
     now: options.now,
   });

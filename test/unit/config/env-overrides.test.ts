@@ -56,4 +56,14 @@ describe('env overrides', () => {
     expect(lines).toContain('identity.api_keys secret: read from env MODELGATE_API_KEY_SECRET  (set)');
     expect(lines).not.toContain('do-not-print');
   });
+
+  it('takes the Redis URL from MODELGATE_REDIS_URL when limits are configured, and never prints its password', () => {
+    const cfg = `${base}limits: { buckets: [{ id: b, rate: 1 }] }\n`;
+    const loaded = parseConfig(cfg, 'm.yaml', { MODELGATE_REDIS_URL: 'redis://default:hunter2-secret@redis:6379' });
+    expect(loaded.config.limits?.redis.url).toBe('redis://default:hunter2-secret@redis:6379');
+    const lines = describeSettings(loaded.config, loaded.sources, {}).join('\n');
+    expect(lines).toContain('limits.redis.url = redis://default:***@redis:6379  (env:MODELGATE_REDIS_URL)');
+    expect(lines).not.toContain('hunter2');
+    expect(parseConfig(base, 'm.yaml', { MODELGATE_REDIS_URL: 'redis://x:1' }).config.limits).toBeUndefined();
+  });
 });
