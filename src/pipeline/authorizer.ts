@@ -46,7 +46,7 @@ export function createAuthorizer(stages: StagesRef, hooks: AuthorizerHooks): Aut
     const recorded = trace ?? (hooks.log.wantsTrace?.() ? { rules: [] } : undefined);
     let decision: Decision;
     if (!input) {
-      decision = deny('request_invalid', 'CheckRequest without attributes.request.http');
+      decision = deny('request_invalid', 'request without usable HTTP attributes');
     } else {
       try {
         decision = await runCheck(input, current, recorded);
