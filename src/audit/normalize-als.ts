@@ -5,7 +5,8 @@ import { readExtAuthz } from './ext-authz-fields.js';
 import { principalOf } from './normalize-file.js';
 import type { Privacy } from './privacy.js';
 import type { AuditRecord, RecordSource } from './record.js';
-import { structToJson, type ProtoStruct } from './struct.js';
+import { structToJson } from '../grpc/struct.js';
+import type { PbStruct as ProtoStruct } from '../grpc/envoy-types.js';
 
 type Long = string | number;
 interface Timestamp { seconds?: Long; nanos?: number }

@@ -1,6 +1,7 @@
 // `modelgate check`: sends one Envoy-shaped CheckRequest to a running server and prints the answer.
 
 import type { Command } from 'commander';
+import { keyValues } from '../key-values.js';
 
 interface CheckOptions {
   address: string;
@@ -15,14 +16,6 @@ interface CheckOptions {
   json?: boolean;
 }
 
-const pairs = (list: string[]): Record<string, string> =>
-  Object.fromEntries(
-    list.map((kv) => {
-      const i = kv.indexOf('=');
-      if (i <= 0) throw new Error(`expected key=value, got '${kv}'`);
-      return [kv.slice(0, i).toLowerCase(), kv.slice(i + 1)];
-    }),
-  );
 
 export function register(program: Command): void {
   program
@@ -41,7 +34,7 @@ export function register(program: Command): void {
     .action(async (opts: CheckOptions) => {
       const { checkClient, envoyCheckRequest } = await import('../../grpc/client.js');
       const { structToJson } = await import('../../grpc/struct.js');
-      const headers = pairs(opts.header);
+      const headers = keyValues(opts.header);
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
       const client = checkClient(opts.address);
@@ -53,7 +46,7 @@ export function register(program: Command): void {
             headers,
             body: opts.body,
             principal: opts.principal,
-            contextExtensions: pairs(opts.ext),
+            contextExtensions: keyValues(opts.ext),
           }),
         );
         if (opts.json) {

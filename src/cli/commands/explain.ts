@@ -2,6 +2,7 @@
 // stage's outcome: identity, target, each rule and why, the buckets charged, the answer.
 
 import type { Command } from 'commander';
+import { keyValues } from '../key-values.js';
 
 interface ExplainOptions {
   config?: string;
@@ -24,14 +25,6 @@ interface ExplainOptions {
   json?: boolean;
 }
 
-const pairs = (list: string[]): Record<string, string> =>
-  Object.fromEntries(
-    list.map((kv) => {
-      const i = kv.indexOf('=');
-      if (i <= 0) throw new Error(`expected key=value, got '${kv}'`);
-      return [kv.slice(0, i).toLowerCase(), kv.slice(i + 1)];
-    }),
-  );
 
 export function register(program: Command): void {
   program
@@ -81,7 +74,7 @@ export function register(program: Command): void {
         return;
       }
 
-      const headers = pairs(opts.header);
+      const headers = keyValues(opts.header);
       if (opts.token) headers[(loaded.config.identity.jwt?.header ?? 'authorization').toLowerCase()] = `Bearer ${opts.token}`;
       if (opts.apiKey) headers[(loaded.config.identity.api_keys?.header ?? 'x-api-key').toLowerCase()] = opts.apiKey;
       const source = opts.request
@@ -95,7 +88,7 @@ export function register(program: Command): void {
               path: opts.path,
               host: opts.host,
               headers,
-              context_extensions: pairs(opts.ext),
+              context_extensions: keyValues(opts.ext),
               body: opts.body,
               partial_body: Boolean(opts.partialBody),
               principal: opts.principal,

@@ -7,7 +7,7 @@ import { addAccessLogService, startAccessLogServer } from '../../../src/audit/al
 import { ChainStore } from '../../../src/audit/chain-store.js';
 import type { AuditRecord } from '../../../src/audit/record.js';
 import { readRecords } from '../../../src/audit/store-scan.js';
-import { jsonToStruct } from '../../../src/audit/struct.js';
+import { jsonToStruct } from '../../../src/grpc/struct.js';
 import { verifyStore } from '../../../src/audit/verify.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
