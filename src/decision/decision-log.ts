@@ -33,9 +33,17 @@ export interface DecisionLogOptions {
 
 export function decisionLog(logger: Logger, enabled: boolean, options: DecisionLogOptions = {}): DecisionLog {
   if (!enabled) return () => {};
+  // The line is built from fixed fields and never holds a header map or a credential, so it skips
+  // the logger's redaction: walking every redact path (wildcards included) on each line cost more
+  // than the rest of the check (measured in docs/performance.md). A line with a trace keeps it.
+  // Both children write at info whatever their own level; the parent's level (a reload changes it)
+  // decides whether a line is written. `pid` tells apart the workers of `serve --workers N`.
+  const plain = logger.child({ pid: process.pid }, { redact: [], level: 'info' });
+  const redacting = logger.child({ pid: process.pid }, { level: 'info' });
   const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace }) => {
+    if (!logger.isLevelEnabled('info')) return;
     const id = decision.identity;
-    logger.info(
+    (trace ? redacting : plain).info(
       {
         decision_id: decisionId,
         request_id: input?.requestId || undefined,

@@ -3,10 +3,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Authorizer } from '../pipeline/authorizer.js';
 import { checkInputFromRequest } from './decode.js';
-import { encodeCheckResponse } from './encode.js';
-import type { PbCheckRequest, PbCheckResponse } from './envoy-types.js';
+import { encodeCheckResponseBytes } from './encode-wire.js';
+import type { PbCheckRequest } from './envoy-types.js';
 
-export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<PbCheckRequest, PbCheckResponse> {
+/** Answers with CheckResponse bytes: the service is registered with a pass-through response serializer. */
+export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<PbCheckRequest, Buffer> {
   return (call, callback) => {
     let input;
     try {
@@ -16,7 +17,7 @@ export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<PbChec
     }
     authorize(input).then(
       (outcome) => {
-        callback(null, encodeCheckResponse(outcome.answer));
+        callback(null, encodeCheckResponseBytes(outcome.answer));
         outcome.finish();
       },
       // The authorizer turns pipeline failures into denies itself; only a broken answer builder lands

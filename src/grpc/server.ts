@@ -32,7 +32,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.max_receive_message_length': cfg.max_receive_message_bytes,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(authorizationServiceDefinition(), { Check: checkHandler(options.authorize) });
+  server.addService(checkServiceDefinition(), { Check: checkHandler(options.authorize) });
   const health = new HealthImplementation({ '': 'SERVING', [AUTHORIZATION_SERVICE]: 'SERVING' });
   health.addToServer(server);
   options.extend?.(server);
@@ -60,6 +60,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         });
       }),
   };
+}
+
+/** The Check handler writes CheckResponse bytes itself (encode-wire.ts), so the response serializer passes them through. */
+function checkServiceDefinition(): grpc.ServiceDefinition {
+  const def = authorizationServiceDefinition();
+  return { ...def, Check: { ...def.Check!, responseSerialize: (bytes: Buffer) => bytes } };
 }
 
 function serverCredentials(tls: Config['server']['grpc']['tls'], baseDir: string): grpc.ServerCredentials {

@@ -8,6 +8,7 @@ import { identityDenied, type IdentityResult, type IdentitySource } from './resu
 
 export const API_KEY_PREFIX = 'mgk_';
 const MAX_KEY_LENGTH = 256;
+const MAX_VERIFIED = 10_000;
 
 interface StoredKey {
   readonly hash: Buffer;
@@ -46,6 +47,10 @@ export function apiKeySource(config: ApiKeysConfig, keys: readonly ApiKeyConfig[
   }
   // Unknown ids still pay for one HMAC and one comparison, so timing does not reveal which ids exist.
   const decoy = Buffer.alloc(32);
+  // Keys that matched their hash, by exact text: a repeat skips the HMAC. Only a caller holding a
+  // real key can hit, so the faster answer tells nothing new; bounded, emptied when full. Status and
+  // expiry are still checked on every request below.
+  const verified = new Map<string, StoredKey>();
 
   return {
     name: 'api_key',
@@ -54,11 +59,17 @@ export function apiKeySource(config: ApiKeysConfig, keys: readonly ApiKeyConfig[
     resolve(input, nowMs): IdentityResult {
       const key = input.headers[header]!.trim();
       if (key.length === 0 || key.length > MAX_KEY_LENGTH) return identityDenied('api_key_invalid', 'bad length');
-      const id = apiKeyId(key);
-      const stored = id !== undefined ? byId.get(id) : undefined;
-      const actual = hashApiKey(secret, key);
-      const matches = timingSafeEqual(actual, stored?.hash ?? decoy) && stored !== undefined;
-      if (!matches) return identityDenied('api_key_invalid', stored ? 'hash mismatch' : 'unknown key id');
+      let stored = verified.get(key);
+      if (!stored) {
+        const id = apiKeyId(key);
+        const candidate = id !== undefined ? byId.get(id) : undefined;
+        const actual = hashApiKey(secret, key);
+        const matches = timingSafeEqual(actual, candidate?.hash ?? decoy) && candidate !== undefined;
+        if (!matches) return identityDenied('api_key_invalid', candidate ? 'hash mismatch' : 'unknown key id');
+        if (verified.size >= MAX_VERIFIED) verified.clear();
+        verified.set(key, candidate);
+        stored = candidate;
+      }
       // Status is revealed only to a caller who holds the real key.
       if (stored.disabled) return identityDenied('api_key_disabled');
       if (stored.expiresAtMs !== undefined && stored.expiresAtMs <= nowMs) return identityDenied('api_key_expired');
