@@ -12,6 +12,8 @@ interface ServeOptions {
 
 /** Workers that die this soon after their start are failing to start, not crashing: do not loop. */
 const RESTART_BACKOFF_MS = 1_000;
+/** How long the primary lets accepted connections reach a worker before stopping the workers. */
+const HANDOFF_GRACE_MS = 100;
 
 export function register(program: Command): void {
   program
@@ -151,15 +153,19 @@ async function runPrimary(count: number, configFile: string): Promise<void> {
     setTimeout(() => !stopping && fork(), lived < RESTART_BACKOFF_MS ? RESTART_BACKOFF_MS : 0);
   });
 
-  const shutdown = (signal: NodeJS.Signals) => {
+  const shutdown = () => {
     if (stopping) return;
     stopping = true;
     failed = 0;
-    for (const w of live()) w.process.kill(signal === 'SIGINT' ? 'SIGTERM' : signal);
     if (live().length === 0) process.exit(0);
+    // Connections the primary already accepted are still on their way to a worker over IPC; a
+    // worker that stopped listening first would drop them. Let them land, then stop the workers.
+    setTimeout(() => {
+      for (const w of live()) w.process.kill('SIGTERM');
+    }, HANDOFF_GRACE_MS);
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
   process.on('SIGHUP', () => {
     for (const w of live()) w.process.kill('SIGHUP');
   });
