@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 
 function startServe(config: string, env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; port: number; lines: string[] }> {
-  const proc = spawn(process.execPath, [...CLI, 'serve', '--config', config, '--address', '127.0.0.1:0'], {
+  const proc = spawn(process.execPath, [...CLI, 'serve', '--workers', '1', '--config', config, '--address', '127.0.0.1:0'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -98,8 +98,10 @@ policy:
   });
 
   it('validate: exit 0 with the effective settings, exit 1 with every problem', async () => {
-    const ok = await run(process.execPath, [...CLI, 'validate', 'examples/modelgate.yaml']);
-    expect(ok.stdout).toMatch(/examples\/modelgate\.yaml: OK \(\d+ rules/);
+    // Self-contained: the example config needs the dev keys that `npm start` generates first.
+    writeFileSync(join(dir, 'valid.yaml'), 'policy:\n  roles: { analyst: null }\n  rules: [{ id: a, effect: allow, roles: [analyst] }]\n');
+    const ok = await run(process.execPath, [...CLI, 'validate', join(dir, 'valid.yaml')]);
+    expect(ok.stdout).toMatch(/valid\.yaml: OK \(1 rules/);
     await expect(run(process.execPath, [...CLI, 'validate', 'test/fixtures/config/unknown-role.yaml'])).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringContaining("policy.rules[0].roles[0]: unknown role 'analyts'"),
