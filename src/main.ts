@@ -5,7 +5,7 @@ import { loadConfigWithHash, referencedFiles } from './admin/config-source.js';
 import { addReflection } from './admin/reflection.js';
 import { addAccessLogService } from './audit/als-receiver.js';
 import { openAuditRuntime, type AuditRuntime } from './audit/runtime.js';
-import { effectiveAdminAddress, startAdminServer, type AdminServerHandle } from './admin/server.js';
+import { effectiveAdminAddress, registryMetrics, startAdminServer, type AdminServerHandle, type Readiness } from './admin/server.js';
 import { watchFiles } from './admin/watch.js';
 import { buildStages } from './app/build-stages.js';
 import type { LoadedConfig } from './config/load.js';
@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly now?: () => number;
   /** Overrides server.admin.address. */
   readonly adminAddress?: string;
+  /** Start the admin server when server.admin.enabled (default true); cluster workers leave it to the primary. */
+  readonly admin?: boolean;
   /** Watch the config and the files it references, reloading on change (default true). */
   readonly watch?: boolean;
 }
@@ -38,12 +40,14 @@ export interface Modelgate {
   readonly grpcPort: number;
   /** The HTTP authorization port; undefined unless server.http.enabled. */
   readonly httpPort: number | undefined;
-  /** The admin (metrics, health) port; undefined unless server.admin.enabled. */
+  /** The admin (metrics, health) port; undefined unless server.admin.enabled and `admin` is not false. */
   readonly adminPort: number | undefined;
   readonly logger: Logger;
   readonly metrics: ModelgateMetrics;
   readonly authorize: Authorizer;
   readonly loaded: () => LoadedConfig;
+  /** What /readyz answers for this instance; never rejects. */
+  ready(): Promise<Readiness>;
   /** Re-read and swap the config; a broken file keeps the old one serving and returns its problems. Serialized. */
   reload(): Promise<ReloadResult>;
   close(): Promise<void>;
@@ -120,7 +124,12 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
   if (http) logger.info({ port: http.port }, 'modelgate serving HTTP authorization');
 
   let closing = false;
-  const admin: AdminServerHandle | undefined = serverConfig.admin.enabled
+  const ready = async (): Promise<Readiness> => {
+    if (closing) return { ready: false, detail: 'shutting down' };
+    const limiterReady = await limiter.ready().catch(() => false);
+    return limiterReady ? { ready: true, detail: `ready: policy sha256 ${source.sha256}` } : { ready: false, detail: 'limiter not ready' };
+  };
+  const admin: AdminServerHandle | undefined = serverConfig.admin.enabled && options.admin !== false
     ? await startAdminServer({
         address: effectiveAdminAddress({
           configured: serverConfig.admin.address,
@@ -128,12 +137,8 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
           grpcAddress: serverConfig.grpc.address,
           override: options.adminAddress,
         }),
-        registry: metrics.registry,
-        ready: async () => {
-          if (closing) return { ready: false, detail: 'shutting down' };
-          const limiterReady = await limiter.ready().catch(() => false);
-          return limiterReady ? { ready: true, detail: `ready: policy sha256 ${source.sha256}` } : { ready: false, detail: 'limiter not ready' };
-        },
+        metrics: registryMetrics(metrics.registry),
+        ready,
       }).catch(async (error: unknown) => {
         await Promise.all([grpc.shutdown(0), http?.shutdown(0)]);
         throw error;
@@ -188,6 +193,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     metrics,
     authorize,
     loaded: () => loaded,
+    ready,
     reload,
     async close() {
       closing = true;

@@ -5,12 +5,29 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
+/** A Prometheus exposition and its content type. */
+export interface MetricsText {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly detail: string;
+}
+
 export interface AdminServerOptions {
   /** `host:port`; port 0 picks a free one. */
   readonly address: string;
-  readonly registry: Registry;
-  /** Ready for traffic: a policy is loaded and the limiter answers `ready()`. Never rejects. */
-  readonly ready: () => Promise<{ ready: boolean; detail: string }>;
+  /** What /metrics serves: one instance's registry, or a cluster primary's aggregate. A rejection answers 500. */
+  readonly metrics: () => Promise<MetricsText>;
+  /** Ready for traffic (a policy is loaded, the limiter answers `ready()`; in a cluster, every worker is). Never rejects. */
+  readonly ready: () => Promise<Readiness>;
+}
+
+/** /metrics for one instance: its own registry. */
+export function registryMetrics(registry: Registry): () => Promise<MetricsText> {
+  return async () => ({ contentType: registry.contentType, body: await registry.metrics() });
 }
 
 export interface AdminServerHandle {
@@ -53,8 +70,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: AdminS
   }
   switch (path) {
     case '/metrics': {
-      const body = await options.registry.metrics();
-      res.writeHead(200, { 'content-type': options.registry.contentType }).end(body);
+      const { contentType, body } = await options.metrics();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
     case '/healthz':

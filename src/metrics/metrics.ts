@@ -98,11 +98,15 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     help: 'Always 1; the sha256 label is the hash of the config file currently in service',
     labelNames: ['sha256'] as const,
     registers,
+    // Summed over cluster workers it would read N; two series mean the workers serve different files.
+    aggregator: 'max',
   });
   const policyLoaded = new Gauge({
     name: 'modelgate_policy_loaded_timestamp_seconds',
     help: 'When the config currently in service was loaded',
     registers,
+    // Over cluster workers: the oldest load still serving, so it moves once every worker has reloaded.
+    aggregator: 'min',
   });
   const shadow = new Counter({
     name: 'modelgate_shadow_would_deny_total',

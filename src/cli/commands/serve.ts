@@ -1,8 +1,10 @@
 // `modelgate serve`: runs the server until SIGTERM/SIGINT, reloads on SIGHUP; with --workers N > 1 a
-// node:cluster primary runs N such processes sharing the listening ports.
+// node:cluster primary runs N such processes sharing the listening ports, and serves the one admin port.
 
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import { effectiveAdminAddress } from '../../admin/server.js';
+import type { LoadedConfig } from '../../config/load.js';
 
 interface ServeOptions {
   config?: string;
@@ -36,7 +38,7 @@ export function register(program: Command): void {
       }
       const configFile = await resolveConfigFile(opts);
       if (workers === 1) return serveOne({ ...opts, config: configFile }, false);
-      return runPrimary(workers, configFile);
+      return runPrimary(workers, configFile, opts.address);
     });
 }
 
@@ -59,14 +61,18 @@ async function resolveConfigFile(opts: ServeOptions): Promise<string> {
   return dev.EXAMPLE_CONFIG;
 }
 
-/** One serving process: the whole single-process path, used alone (--workers 1) or as a cluster worker. */
+/**
+ * One serving process: the whole single-process path, used alone (--workers 1) or as a cluster worker.
+ * A worker leaves the admin port to the primary and answers its metrics and readiness requests instead.
+ */
 async function serveOne(opts: ServeOptions, isWorker: boolean): Promise<void> {
+  const answers = isWorker ? (await import('../../admin/cluster-admin.js')).answerPrimary() : undefined;
   const { startModelgate } = await import('../../main.js');
   const { ConfigError } = await import('../../config/problems.js');
   const configFile = isWorker ? process.env.MODELGATE_CONFIG! : await resolveConfigFile(opts);
   let gate;
   try {
-    gate = await startModelgate({ configFile, grpcAddress: opts.address });
+    gate = await startModelgate({ configFile, grpcAddress: opts.address, admin: !isWorker });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -89,20 +95,22 @@ async function serveOne(opts: ServeOptions, isWorker: boolean): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => void gate.reload());
+  answers?.serving({ registry: gate.metrics.registry, ready: gate.ready });
   // The primary only learns a worker is serving from this message; until then a death is a failed start.
   if (isWorker) process.send?.({ modelgate: 'ready' });
 }
 
 /**
- * The primary serves nothing itself: it checks the config once (so a broken one is reported once,
- * not N times), then starts N workers. A worker that dies after serving is replaced; one that dies
+ * The primary serves no checks itself: it checks the config once (so a broken one is reported once,
+ * not N times), starts the admin server (one /metrics summed over the workers, one /readyz for the
+ * group), then starts N workers. A worker that dies after serving is replaced; one that dies
  * before serving stops the whole group (a port or backend problem would only loop). SIGTERM/SIGINT/
  * SIGHUP are forwarded, and the primary exits once every worker has.
  */
-async function runPrimary(count: number, configFile: string): Promise<void> {
-  const problem = await configProblem(configFile);
-  if (problem) {
-    process.stderr.write(`${problem}\n`);
+async function runPrimary(count: number, configFile: string, grpcAddress: string | undefined): Promise<void> {
+  const checked = await checkConfig(configFile);
+  if (!checked.ok) {
+    process.stderr.write(`${checked.problem}\n`);
     process.exit(1);
   }
   const cluster = (await import('node:cluster')).default;
@@ -117,6 +125,19 @@ async function runPrimary(count: number, configFile: string): Promise<void> {
   let served = false;
   let failed = 0;
   const say = (msg: string) => process.stderr.write(`modelgate primary ${process.pid}: ${msg}\n`);
+  const live = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+
+  const adminAddress = primaryAdminAddress(checked.loaded, grpcAddress);
+  if (adminAddress !== undefined) {
+    const { startClusterAdmin } = await import('../../admin/cluster-admin.js');
+    try {
+      const admin = await startClusterAdmin({ address: adminAddress, workers: live, stopping: () => stopping });
+      say(`serving metrics and health on port ${admin.port} for all workers`);
+    } catch (error) {
+      say(`cannot serve the admin port ${adminAddress}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      process.exit(1);
+    }
+  }
 
   const fork = (): Worker => {
     const worker = cluster.fork(env);
@@ -129,7 +150,6 @@ async function runPrimary(count: number, configFile: string): Promise<void> {
     });
     return worker;
   };
-  const live = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
 
   cluster.on('exit', (worker, code, signal) => {
     // A worker still starting when shutdown begins dies of the forwarded signal: not a failure.
@@ -172,8 +192,19 @@ async function runPrimary(count: number, configFile: string): Promise<void> {
   for (let i = 0; i < count; i++) fork();
 }
 
+/** The admin address `startModelgate` would listen on, or undefined when server.admin is disabled. */
+function primaryAdminAddress(loaded: LoadedConfig, grpcAddress: string | undefined): string | undefined {
+  const server = loaded.config.server;
+  if (!server.admin.enabled) return undefined;
+  return effectiveAdminAddress({
+    configured: server.admin.address,
+    source: loaded.sources.get('server.admin.address'),
+    grpcAddress: grpcAddress ?? server.grpc.address,
+  });
+}
+
 /** The same checks `modelgate validate` makes, as the one message a broken config gets. */
-async function configProblem(configFile: string): Promise<string | undefined> {
+async function checkConfig(configFile: string): Promise<{ ok: true; loaded: LoadedConfig } | { ok: false; problem: string }> {
   const { loadConfigWithHash } = await import('../../admin/config-source.js');
   const { ConfigError } = await import('../../config/problems.js');
   const { buildStages } = await import('../../app/build-stages.js');
@@ -182,9 +213,9 @@ async function configProblem(configFile: string): Promise<string | undefined> {
     const { loaded } = loadConfigWithHash(configFile, process.env);
     const built = buildStages(loaded, { env: process.env, now: Date.now, limiter: unlimited });
     if (!built.ok) throw new ConfigError(configFile, built.problems.map(loaded.describe));
-    return undefined;
+    return { ok: true, loaded };
   } catch (error) {
-    if (error instanceof ConfigError) return error.message;
+    if (error instanceof ConfigError) return { ok: false, problem: error.message };
     throw error;
   }
 }
