@@ -60,7 +60,7 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
         status: httpStatus,
         rule_id: decision.ruleId,
         shadow_rules: decision.shadowRules.length > 0 ? decision.shadowRules : undefined,
-        limit: decision.limit && Object.keys(decision.limit.metadata).length > 0 ? decision.limit.metadata : undefined,
+        limit: decision.limit && hasKeys(decision.limit.metadata) ? decision.limit.metadata : undefined,
         limit_shadow_denied: decision.limit?.shadowDenied.length ? decision.limit.shadowDenied : undefined,
         detail: decision.detail,
         latency_us: latencyUs,
@@ -73,6 +73,12 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
   };
   if (!options.trace) return log;
   return Object.assign(log, { wantsTrace: () => logger.isLevelEnabled('debug') });
+}
+
+/** `Object.keys(o).length > 0` without building the array, once per line. */
+function hasKeys(o: object): boolean {
+  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return true;
+  return false;
 }
 
 /** The trace as log fields: what each stage concluded, never a credential or a header. */

@@ -55,7 +55,7 @@ export async function runCheck(input: CheckInput, stages: PipelineStages, trace?
 
   // 4. limit: is there budget left
   const limit = await stages.limiter.take({ identity, model, action, requestId: input.requestId, body, now: nowMs });
-  const base = { identity, model, action, ruleId: verdict.ruleId, shadowRules: verdict.shadowRules };
-  if (!limit.allowed) return denied(limit.reason, { ...base, limit });
-  return { allowed: true, reason: 'allowed', ...base, limit };
+  const { ruleId, shadowRules } = verdict;
+  if (!limit.allowed) return { allowed: false, reason: limit.reason, identity, model, action, ruleId, shadowRules, limit };
+  return { allowed: true, reason: 'allowed', identity, model, action, ruleId, shadowRules, limit };
 }

@@ -6,6 +6,7 @@ import type { Identity } from '../identity/identity.js';
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
 import type { Target } from './target.js';
+import { RecordMap } from './record-map.js';
 
 export interface AuthorizeRequest {
   readonly identity: Identity;
@@ -76,21 +77,37 @@ function evaluate(rule: CompiledRule, req: AuthorizeRequest, activate: () => Rec
   if (rule.roles && !identity.roles.some((r) => rule.roles!.has(r))) return 'role';
   if (!rule.condition) return 'matched';
   const activation = activate();
-  if (rule.usesBody && activation.body === undefined) return 'body_missing';
+  if (rule.usesBody) {
+    // Parsed only for a rule that reads it: conditions without `body` cannot observe it (compile.ts).
+    if (!('body' in activation)) activation.body = req.body();
+    if (activation.body === undefined) return 'body_missing';
+  }
   const result = rule.condition(activation);
   return result === 'true' ? 'matched' : result === 'false' ? 'condition_false' : 'condition_error';
 }
 
+/**
+ * Without `body`: evaluate() adds it (possibly as undefined, which CEL reads as unbound) for rules
+ * that read it. Maps rather than plain objects: @bufbuild/cel wraps a Map as it is but copies a
+ * plain object's entries into a new Map each time the variable is read.
+ */
 function activationFor(req: AuthorizeRequest): Record<string, unknown> {
   const { identity, target, input } = req;
-  const activation: Record<string, unknown> = {
-    subject: { id: identity.subject, roles: identity.roles, attributes: identity.attributes, method: identity.method },
-    request: { method: input.method, path: target.path, host: input.host, headers: input.headers },
+  return {
+    subject: new Map<string, unknown>([
+      ['id', identity.subject],
+      ['roles', identity.roles],
+      ['attributes', identity.attributes],
+      ['method', identity.method],
+    ]),
+    request: new Map<string, unknown>([
+      ['method', input.method],
+      ['path', target.path],
+      ['host', input.host],
+      ['headers', new RecordMap(input.headers)],
+    ]),
     model: target.model,
     action: target.action,
     context: input.contextExtensions,
   };
-  const body = req.body();
-  if (body !== undefined) activation.body = body;
-  return activation;
 }

@@ -4,6 +4,8 @@
 export type NormalizedPath = { ok: true; path: string } | { ok: false; detail: string };
 
 export function normalizePath(rawPath: string): NormalizedPath {
+  const clean = alreadyCanonical(rawPath);
+  if (clean !== undefined) return { ok: true, path: clean };
   let path = rawPath;
   const cut = path.search(/[?#]/);
   if (cut >= 0) path = path.slice(0, cut);
@@ -31,4 +33,28 @@ export function normalizePath(rawPath: string): NormalizedPath {
   }
   const trailing = decoded.length > 1 && decoded.endsWith('/') && out.length > 0 ? '/' : '';
   return { ok: true, path: `/${out.join('/')}${trailing}` };
+}
+
+/**
+ * The common case without a regex or a split: a path (before `?`/`#`) that starts with `/` and has
+ * no `%`, no backslash, no control character, and no `/` followed by `/` or `.` is exactly what the
+ * full walk below would return (no decoding, no empty/dot segments to drop, trailing `/` kept).
+ * Anything else, including every path the walk refuses, returns undefined and takes the walk.
+ */
+function alreadyCanonical(rawPath: string): string | undefined {
+  if (rawPath.charCodeAt(0) !== 0x2f) return undefined;
+  let end = rawPath.length;
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) {
+      end = i; // '?' or '#': the query or fragment is not part of the path
+      break;
+    }
+    if (c < 0x20 || c === 0x7f || c === 0x25 || c === 0x5c) return undefined; // control, '%', '\'
+    if (c === 0x2f) {
+      const next = rawPath.charCodeAt(i + 1);
+      if (next === 0x2f || next === 0x2e) return undefined; // '//' or '/.'
+    }
+  }
+  return end === rawPath.length ? rawPath : rawPath.slice(0, end);
 }

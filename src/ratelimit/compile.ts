@@ -4,12 +4,14 @@
 import picomatch from 'picomatch';
 import type { LimitRequest } from './limiter.js';
 import { PERIOD_MS, type BucketConfig, type LimitsConfig } from './config.js';
-import { bucketKey, subjectKeys, type SubjectKeys } from './keys.js';
+import { KeyCache, type SubjectKeyEntry, type SubjectKeys } from './keys.js';
 import { NO_BLOCKS, type BlockPolicy, type BucketCharge } from './take-tokens.js';
 
 export interface PlannedCharge extends BucketCharge {
   readonly bucketId: string;
   readonly failMode: 'fail_open' | 'fail_closed';
+  /** This bucket's item of the RateLimit-Policy header, built at load; report.ts builds it when absent. */
+  readonly policyItem?: string;
 }
 
 export interface Plan {
@@ -43,7 +45,15 @@ function bodyNumber(body: unknown, path: readonly string[]): number | undefined 
   return typeof node === 'number' && Number.isFinite(node) && node >= 0 ? node : undefined;
 }
 
-function compileBucket(b: BucketConfig, tierAttribute: string, prefix: string) {
+/** draft-ietf-httpapi-ratelimit-headers: q = quota (burst), w = seconds to refill it completely. */
+export function policyItem(p: Pick<PlannedCharge, 'bucketId' | 'capacity' | 'rate' | 'periodMs'>): string {
+  const window = p.rate > 0 ? Math.max(1, Math.ceil((p.capacity * p.periodMs) / p.rate / 1000)) : 0;
+  return `"${p.bucketId}";q=${p.capacity}${window > 0 ? `;w=${window}` : ''}`;
+}
+
+type BucketPlanner = (r: LimitRequest, keys: KeyCache, entry: SubjectKeyEntry) => PlannedCharge | undefined;
+
+function compileBucket(b: BucketConfig, index: number, tierAttribute: string): BucketPlanner {
   const roles = anyOf(b.match.roles, false);
   const tiers = anyOf(b.match.tiers, false);
   const subjects = anyOf(b.match.subjects, true);
@@ -59,31 +69,38 @@ function compileBucket(b: BucketConfig, tierAttribute: string, prefix: string) {
     (models === undefined || models(r.model)) &&
     (actions === undefined || actions(r.action));
 
+  // Without a body field or weights every request costs 1 (= 1 × 1), so skip the lookups.
+  const fixedCost = bodyPath === undefined && weights.length === 0;
   const cost = (r: LimitRequest): number => {
+    if (fixedCost) return 1;
     // The body is parsed lazily by the pipeline; read it only for limits that price by it.
     const base = bodyPath === undefined ? 1 : bodyNumber(r.body(), bodyPath) ?? b.cost.default;
     const weight = weights.find(([matches]) => matches(r.model))?.[1] ?? 1;
     return base * weight;
   };
+  const periodMs = PERIOD_MS[b.per];
+  const item = policyItem({ bucketId: b.id, capacity: b.burst, rate: b.rate, periodMs });
 
-  return (r: LimitRequest): PlannedCharge | undefined =>
+  return (r, keys, entry) =>
     applies(r)
       ? {
           bucketId: b.id,
-          key: bucketKey(prefix, r.identity.subject, b.id, b.per_model ? r.model : undefined),
+          key: keys.bucket(entry, r.identity.subject, index, b.id, b.per_model ? r.model : undefined),
           capacity: b.burst,
           rate: b.rate,
-          periodMs: PERIOD_MS[b.per],
+          periodMs,
           cost: cost(r),
           shadow: b.shadow,
           failMode: b.on_redis_error,
+          policyItem: item,
         }
       : undefined;
 }
 
 export function compileLimits(config: LimitsConfig): CompiledLimits {
   const prefix = config.redis.key_prefix;
-  const buckets = config.buckets.map((b) => compileBucket(b, config.tier_attribute, prefix));
+  const buckets = config.buckets.map((b, i) => compileBucket(b, i, config.tier_attribute));
+  const keys = new KeyCache(prefix);
   const block = config.block;
   const policy: BlockPolicy =
     block === undefined
@@ -99,10 +116,15 @@ export function compileLimits(config: LimitsConfig): CompiledLimits {
   return {
     config,
     policy,
-    plan: (request) => ({
-      subject: request.identity.subject,
-      keys: subjectKeys(prefix, request.identity.subject),
-      charges: buckets.map((bucket) => bucket(request)).filter((c): c is PlannedCharge => c !== undefined),
-    }),
+    plan: (request) => {
+      const subject = request.identity.subject;
+      const entry = keys.subject(subject);
+      const charges: PlannedCharge[] = [];
+      for (const bucket of buckets) {
+        const charge = bucket(request, keys, entry);
+        if (charge !== undefined) charges.push(charge);
+      }
+      return { subject, keys: entry.keys, charges };
+    },
   };
 }

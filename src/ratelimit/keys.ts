@@ -3,9 +3,12 @@
 
 /** Characters that would break the hash tag, our `:` separators, or a SCAN pattern. */
 const SPECIAL = /[%{}:*?[\]\\]/g;
+/** The same class without `g`, so `test` keeps no lastIndex between calls. */
+const HAS_SPECIAL = /[%{}:*?[\]\\]/;
 
 /** Percent-escapes the special characters so distinct subjects and models never share a key. */
 export function escapeKeyPart(part: string): string {
+  if (!HAS_SPECIAL.test(part)) return part;
   return part.replace(SPECIAL, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
@@ -43,4 +46,66 @@ export function parseBucketKey(prefix: string, subject: string, key: string): { 
   if (!key.startsWith(head)) return undefined;
   const [bucketId = '', model] = key.slice(head.length).split(':', 2);
   return model === undefined ? { bucketId } : { bucketId, model: decodeURIComponent(model) };
+}
+
+/** One subject's key strings, built on first use. */
+export interface SubjectKeyEntry {
+  readonly keys: SubjectKeys;
+  /** Per bucket (by index): its key, or for a per-model bucket a map from model to key. */
+  readonly buckets: Array<string | Map<string, string> | undefined>;
+}
+
+/**
+ * Remembers the key strings of recent subjects so a check neither escapes nor concatenates them
+ * again, and hands the store the same string objects each time (V8 keeps a string's hash on it).
+ * Keys are a pure function of (prefix, subject, bucket, model), so a cached key is always the key
+ * that would be built. Bounded by the number of strings held; emptied when full.
+ */
+export class KeyCache {
+  readonly #subjects = new Map<string, SubjectKeyEntry>();
+  #strings = 0;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly maxStrings = 50_000,
+  ) {}
+
+  subject(subject: string): SubjectKeyEntry {
+    let entry = this.#subjects.get(subject);
+    if (entry === undefined) {
+      this.#reserve(3);
+      entry = { keys: subjectKeys(this.prefix, subject), buckets: [] };
+      this.#subjects.set(subject, entry);
+    }
+    return entry;
+  }
+
+  bucket(entry: SubjectKeyEntry, subject: string, index: number, bucketId: string, model: string | undefined): string {
+    const slot = entry.buckets[index];
+    if (model === undefined) {
+      if (typeof slot === 'string') return slot;
+      const key = bucketKey(this.prefix, subject, bucketId);
+      this.#reserve(1);
+      entry.buckets[index] = key;
+      return key;
+    }
+    const byModel = slot instanceof Map ? slot : undefined;
+    const cached = byModel?.get(model);
+    if (cached !== undefined) return cached;
+    const key = bucketKey(this.prefix, subject, bucketId, model);
+    // If this emptied the cache, `entry` is detached: caching into it is harmless, it dies with the check.
+    this.#reserve(1);
+    if (byModel) byModel.set(model, key);
+    else entry.buckets[index] = new Map([[model, key]]);
+    return key;
+  }
+
+  /** Counts `n` more strings, emptying the cache first when they would not fit. */
+  #reserve(n: number): void {
+    if (this.#strings + n > this.maxStrings) {
+      this.#subjects.clear();
+      this.#strings = 0;
+    }
+    this.#strings += n;
+  }
 }

@@ -4,8 +4,8 @@
 import type { Limiter, LimitOutcome, LimitRequest } from './limiter.js';
 import type { CompiledLimits, Plan } from './compile.js';
 import { MemoryStore } from './memory-store.js';
-import { toOutcome } from './report.js';
-import { takeTokens, type TakeResult } from './take-tokens.js';
+import { toOutcome, type ReportOptions } from './report.js';
+import { takeTokens, type TakeArgs, type TakeResult } from './take-tokens.js';
 import { subjectTag } from './keys.js';
 
 /** No padding: unlike Redis keys, these expire on the very clock that computed their lifetime. */
@@ -24,8 +24,11 @@ export class MemoryTokens {
   }
 
   take(plan: Plan, nowMs: number, scale: number): TakeResult {
-    const args = {
-      ...plan.keys,
+    const keys = plan.keys;
+    const args: TakeArgs = {
+      block: keys.block,
+      strikes: keys.strikes,
+      violations: keys.violations,
       charges: plan.charges,
       policy: this.compiled.policy,
       scale,
@@ -46,16 +49,18 @@ export class MemoryTokens {
 
 export class MemoryLimiter implements Limiter {
   readonly #tokens: MemoryTokens;
+  readonly #report: ReportOptions;
 
   constructor(private readonly compiled: CompiledLimits) {
     this.#tokens = new MemoryTokens(compiled);
+    this.#report = { headers: compiled.config.headers, scale: 1 };
   }
 
   take(request: LimitRequest): Promise<LimitOutcome> {
     const plan = this.compiled.plan(request);
     if (plan.charges.length === 0) return Promise.resolve({ allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] });
     const result = this.#tokens.take(plan, request.now, 1);
-    return Promise.resolve(toOutcome(result, plan.charges, { headers: this.compiled.config.headers, scale: 1 }));
+    return Promise.resolve(toOutcome(result, plan.charges, this.#report));
   }
 
   /** Forgets every bucket and block of one subject (operator reset). */

@@ -26,45 +26,16 @@ export class MemoryStore {
     return this.#entries.size;
   }
 
-  /** A TokenStore that reads expiry against `nowMs`; valid for one synchronous take. */
+  /**
+   * A TokenStore that reads expiry against `nowMs`; valid for one synchronous take. The same
+   * object is handed out each time (only its clock changes), so a take allocates no closures.
+   */
   view(nowMs: number): TokenStore {
-    const read = (key: string): BucketState | number | undefined => {
-      const entry = this.#entries.get(key);
-      if (entry === undefined) return undefined;
-      this.#entries.delete(key);
-      if (entry.expiresAt <= nowMs) return undefined;
-      this.#entries.set(key, entry);
-      return entry.value;
-    };
-    const write = (key: string, value: BucketState | number, ttlMs: number): void => {
-      this.#entries.delete(key);
-      this.#entries.set(key, { value, expiresAt: nowMs + ttlMs });
-      this.#sweep(nowMs);
-    };
-    return {
-      getBucket: (key) => {
-        const v = read(key);
-        return typeof v === 'object' ? v : undefined;
-      },
-      setBucket: write,
-      getNumber: (key) => {
-        const v = read(key);
-        return typeof v === 'number' ? v : undefined;
-      },
-      setNumber: write,
-      increment: (key, ttlMsWhenNew) => {
-        const current = read(key);
-        const entry = this.#entries.get(key);
-        const next = (typeof current === 'number' ? current : 0) + 1;
-        if (entry !== undefined && typeof current === 'number') entry.value = next;
-        else write(key, next, ttlMsWhenNew);
-        return next;
-      },
-      remove: (key) => {
-        this.#entries.delete(key);
-      },
-    };
+    this.#view.nowMs = nowMs;
+    return this.#view;
   }
+
+  readonly #view = new StoreView(this.#entries, (nowMs) => this.#sweep(nowMs));
 
   /** Removes every key starting with `prefix` (operator reset); returns how many. */
   removePrefix(prefix: string): number {
@@ -88,5 +59,60 @@ export class MemoryStore {
       if (this.#entries.size > this.maxEntries || entry.expiresAt <= nowMs) this.#entries.delete(key);
       else if (++inspected >= SWEEP_PER_WRITE) break;
     }
+  }
+}
+
+class StoreView implements TokenStore {
+  nowMs = 0;
+
+  constructor(
+    private readonly entries: Map<string, Entry>,
+    private readonly sweep: (nowMs: number) => void,
+  ) {}
+
+  #read(key: string): BucketState | number | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    if (entry.expiresAt <= this.nowMs) return undefined;
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+
+  #write(key: string, value: BucketState | number, ttlMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt: this.nowMs + ttlMs });
+    this.sweep(this.nowMs);
+  }
+
+  getBucket(key: string): BucketState | undefined {
+    const v = this.#read(key);
+    return typeof v === 'object' ? v : undefined;
+  }
+
+  setBucket(key: string, value: BucketState, ttlMs: number): void {
+    this.#write(key, value, ttlMs);
+  }
+
+  getNumber(key: string): number | undefined {
+    const v = this.#read(key);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  setNumber(key: string, value: number, ttlMs: number): void {
+    this.#write(key, value, ttlMs);
+  }
+
+  increment(key: string, ttlMsWhenNew: number): number {
+    const current = this.#read(key);
+    const entry = this.entries.get(key);
+    const next = (typeof current === 'number' ? current : 0) + 1;
+    if (entry !== undefined && typeof current === 'number') entry.value = next;
+    else this.#write(key, next, ttlMsWhenNew);
+    return next;
+  }
+
+  remove(key: string): void {
+    this.entries.delete(key);
   }
 }

@@ -1,7 +1,7 @@
 // Turns a take's raw result into the port's outcome: allow/deny, Retry-After, client headers, metadata.
 
 import type { LimitOutcome } from './limiter.js';
-import type { PlannedCharge } from './compile.js';
+import { policyItem, type PlannedCharge } from './compile.js';
 import { msUntil, type TakeResult } from './take-tokens.js';
 
 export type HeaderStyle = 'ietf' | 'x_ratelimit' | 'none';
@@ -51,13 +51,8 @@ function headersFor(style: HeaderStyle, enforced: readonly BucketView[], tightes
       ['x-ratelimit-reset', String(tightest.resetSeconds)],
     ];
   }
-  // draft-ietf-httpapi-ratelimit-headers: q = quota (burst), w = seconds to refill it completely.
-  const policy = enforced
-    .map(({ charge: p }) => {
-      const window = p.rate > 0 ? Math.max(1, Math.ceil((p.capacity * p.periodMs) / p.rate / 1000)) : 0;
-      return `"${p.bucketId}";q=${p.capacity}${window > 0 ? `;w=${window}` : ''}`;
-    })
-    .join(', ');
+  let policy = '';
+  for (const { charge } of enforced) policy += `${policy === '' ? '' : ', '}${charge.policyItem ?? policyItem(charge)}`;
   return [
     ['ratelimit-policy', policy],
     ['ratelimit', `"${c.bucketId}";r=${tightest.remaining};t=${tightest.resetSeconds}`],
@@ -65,6 +60,11 @@ function headersFor(style: HeaderStyle, enforced: readonly BucketView[], tightes
 }
 
 function metadataFor(tightest: BucketView | undefined, shadowDenied: readonly string[], extra: ReportOptions['extra']) {
+  if (extra === undefined && tightest !== undefined && shadowDenied.length === 0) {
+    // The common answer, as one literal: the same keys in the same order as below.
+    const c = tightest.charge;
+    return { ratelimit_bucket: c.bucketId, ratelimit_limit: c.capacity, ratelimit_remaining: tightest.remaining, ratelimit_reset: tightest.resetSeconds, ratelimit_cost: c.cost };
+  }
   const metadata: Record<string, string | number> = { ...extra };
   if (tightest !== undefined) {
     metadata.ratelimit_bucket = tightest.charge.bucketId;
@@ -89,13 +89,10 @@ export function toOutcome(result: TakeResult, charges: readonly PlannedCharge[],
       shadowDenied: [],
     };
   }
+  if (result.status === 'allowed') return allowedOutcome(result.tokens, result.ok, charges, options);
   const views = charges.map((c, i) => view(c, result.tokens[i]!, options.scale));
   const shadowDenied = charges.filter((c, i) => c.shadow && !result.ok[i]).map((c) => c.bucketId);
   const enforced = views.filter((v) => !v.charge.shadow);
-  if (result.status === 'allowed') {
-    const tightest = pickTightest(enforced, false);
-    return { allowed: true, responseHeaders: headersFor(options.headers, enforced, tightest), metadata: metadataFor(tightest, shadowDenied, options.extra), shadowDenied };
-  }
   const denying = views.filter((v, i) => !v.charge.shadow && !result.ok[i]);
   const tightest = pickTightest(denying, true);
   const retryAfterSeconds = denying.some((v) => v.retrySeconds === undefined) ? undefined : tightest?.retrySeconds;
@@ -111,4 +108,39 @@ export function toOutcome(result: TakeResult, charges: readonly PlannedCharge[],
     metadata: metadataFor(tightest, shadowDenied, options.extra),
     shadowDenied,
   };
+}
+
+const NO_SHADOW_DENIALS: readonly string[] = Object.freeze([]);
+
+/**
+ * The allowed answer without the intermediate arrays: the tightest enforced bucket is the first
+ * with the fewest whole tokens left (what pickTightest picks when nothing denied), and its retry
+ * time, which an allowed answer never reports, is not computed.
+ */
+function allowedOutcome(tokens: readonly number[], ok: readonly boolean[], charges: readonly PlannedCharge[], options: ReportOptions): LimitOutcome {
+  const enforced: BucketView[] = [];
+  let shadowDenied: string[] | undefined;
+  let tightestIndex = -1;
+  let tightestRemaining = 0;
+  for (let i = 0; i < charges.length; i++) {
+    const c = charges[i]!;
+    if (c.shadow) {
+      if (!ok[i]) (shadowDenied ??= []).push(c.bucketId);
+      continue;
+    }
+    const remaining = Math.max(0, Math.floor(tokens[i]!));
+    if (tightestIndex < 0 || remaining < tightestRemaining) {
+      tightestIndex = i;
+      tightestRemaining = remaining;
+    }
+    enforced.push({ charge: c, remaining, resetSeconds: 0, retrySeconds: undefined });
+  }
+  let tightest: BucketView | undefined;
+  if (tightestIndex >= 0) {
+    const c = charges[tightestIndex]!;
+    const full = msUntil(tokens[tightestIndex]!, c.capacity, c, options.scale);
+    tightest = { charge: c, remaining: tightestRemaining, resetSeconds: full === undefined ? 0 : seconds(full), retrySeconds: undefined };
+  }
+  const denied = shadowDenied ?? NO_SHADOW_DENIALS;
+  return { allowed: true, responseHeaders: headersFor(options.headers, enforced, tightest), metadata: metadataFor(tightest, denied, options.extra), shadowDenied: denied };
 }

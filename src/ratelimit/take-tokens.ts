@@ -95,9 +95,20 @@ export function takeTokens(store: TokenStore, args: TakeArgs, nowMs: number): Ta
     const until = store.getNumber(args.block);
     if (until !== undefined && until > nowMs) return { status: 'blocked', nowMs, blockMs: until - nowMs };
   }
-  const states = args.charges.map((c) => refill(store.getBucket(c.key), c, nowMs, args.scale));
-  const ok = states.map((s, i) => s.tokens >= args.charges[i]!.cost);
-  if (args.charges.some((c, i) => !c.shadow && !ok[i])) {
+  // Plain loops rather than map/some: the same reads, checks and writes in the same order.
+  const charges = args.charges;
+  const states: BucketState[] = [];
+  const ok: boolean[] = [];
+  let denied = false;
+  for (let i = 0; i < charges.length; i++) {
+    const c = charges[i]!;
+    const s = refill(store.getBucket(c.key), c, nowMs, args.scale);
+    const fits = s.tokens >= c.cost;
+    states.push(s);
+    ok.push(fits);
+    if (!c.shadow && !fits) denied = true;
+  }
+  if (denied) {
     if (p.afterViolations > 0 && store.increment(args.violations, p.windowMs) >= p.afterViolations) {
       const strikes = store.increment(args.strikes, p.forgetMs);
       store.setNumber(args.strikes, strikes, p.forgetMs);
@@ -108,12 +119,17 @@ export function takeTokens(store: TokenStore, args: TakeArgs, nowMs: number): Ta
     }
     return { status: 'rate_limited', nowMs, ok, tokens: states.map((s) => s.tokens) };
   }
-  const tokens = states.map((s, i) => {
-    const c = args.charges[i]!;
-    if (!ok[i]) return s.tokens;
+  const tokens: number[] = [];
+  for (let i = 0; i < charges.length; i++) {
+    const c = charges[i]!;
+    const s = states[i]!;
+    if (!ok[i]) {
+      tokens.push(s.tokens);
+      continue;
+    }
     const left = s.tokens - c.cost;
     store.setBucket(c.key, { tokens: left, at: s.at }, bucketTtlMs(left, c, args));
-    return left;
-  });
+    tokens.push(left);
+  }
   return { status: 'allowed', nowMs, ok, tokens };
 }

@@ -1,0 +1,128 @@
+// Micro-benchmark of modelgate's own per-check work, outside gRPC: each stage of the Check
+// pipeline driven directly with the bench's Envoy-shaped requests and config, as ns/op and as a
+// ratio to decoding the same CheckRequest (the work the no-op ceiling does), measured in the same
+// rounds so machine noise moves both sides.
+//
+//   node --import tsx bench/micro/check-stages.ts [rounds=7] [ms-per-case=150]
+//   (or compile first, as bench/run.ts does, to keep tsx's per-closure helper out of the numbers)
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { buildStages } from '../../src/app/build-stages.js';
+import { loadConfig } from '../../src/config/load.js';
+import { decisionLog } from '../../src/decision/decision-log.js';
+import { checkInputFromRequest } from '../../src/grpc/decode.js';
+import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
+import { createLogger } from '../../src/log/logger.js';
+import { createAuthorizer } from '../../src/pipeline/authorizer.js';
+import { lazyJsonBody } from '../../src/pipeline/body.js';
+import { authorize } from '../../src/policy/authorize.js';
+import { normalizePath } from '../../src/policy/normalize-path.js';
+import { createLimiter } from '../../src/ratelimit/create-limiter.js';
+import { makeFixtures } from '../fixtures.js';
+
+const rounds = Number(process.argv[2] ?? 7);
+const msPerCase = Number(process.argv[3] ?? 150);
+
+function fail(message: string): never {
+  throw new Error(`micro bench: wrong result: ${message}`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'modelgate-micro-'));
+try {
+  const fx = await makeFixtures(dir);
+  const loaded = loadConfig(fx.configFile(0));
+  let nowMs = Date.UTC(2026, 10, 23);
+  const now = () => nowMs;
+  const limiter = createLimiter(loaded.config.limits!, { now });
+  const built = buildStages(loaded, { env: {}, now, limiter });
+  if (!built.ok) fail(JSON.stringify(built.problems));
+  await built.warm();
+  const stages = built.stages;
+  // Decision lines go to /dev/null through the process logger, as in the bench's server.
+  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const log = decisionLog(logger, true, { trace: true });
+  const authorizer = createAuthorizer({ current: stages }, { log });
+
+  const def = authorizationServiceDefinition().Check!;
+  const payload = fx.payloads.api_key;
+  const bytes = def.requestSerialize(payload.request);
+  const input = checkInputFromRequest(def.requestDeserialize(bytes))!;
+  const body = lazyJsonBody(input.body);
+  const resolved = await stages.identity.resolve(input, nowMs);
+  if (!resolved.ok) fail('identity');
+  const identity = resolved.identity;
+  const targeted = stages.target(input, body);
+  if (!targeted.ok) fail('target');
+  const target = targeted.target;
+  const outcome = await authorizer(input);
+  if (!outcome.decision.allowed || outcome.answer.httpStatus !== 200) fail('decision');
+
+  let sink = 0;
+  const cases: Record<string, () => void | Promise<void>> = {
+    // The baseline: what the ceiling does for every request besides the gRPC transport.
+    'baseline: decode CheckRequest': () => {
+      const r = def.requestDeserialize(bytes);
+      if (r.attributes?.request?.http?.path !== '/v1/models/fraud-detector:predict') fail('decode');
+    },
+    'normalizePath': () => {
+      const n = normalizePath(input.path);
+      if (!n.ok) fail('normalize');
+      sink += n.path.length;
+    },
+    'target': () => {
+      const t = stages.target(input, body);
+      if (!t.ok || t.target.model !== 'fraud-detector') fail('target');
+    },
+    'authorize (6 rules, 1 CEL)': () => {
+      const v = authorize(stages.policy, { identity, target, input, body });
+      if (!v.allowed || v.ruleId !== 'analysts-predict') fail('authorize');
+    },
+    'limiter take (2 buckets)': async () => {
+      nowMs++;
+      const l = await limiter.take({ identity, model: target.model, action: target.action, requestId: input.requestId, body, now: nowMs });
+      if (!l.allowed || l.responseHeaders.length !== 2) fail('limiter');
+    },
+    'decision log line': () => {
+      log({ decisionId: 'd', input, decision: outcome.decision, latencyUs: 50, httpStatus: 200 });
+    },
+    'full check (api key): authorizer + finish': async () => {
+      nowMs++;
+      const o = await authorizer(input);
+      if (!o.decision.allowed || o.decision.reason !== 'allowed') fail('check');
+      o.finish();
+    },
+  };
+
+  const samples = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, fn] of Object.entries(cases)) {
+      const deadline = performance.now() + msPerCase;
+      let n = 0;
+      const start = performance.now();
+      while (performance.now() < deadline) {
+        for (let i = 0; i < 100; i++) {
+          const r = fn();
+          if (r) await r;
+        }
+        n += 100;
+      }
+      // The first round warms the JIT and is not counted.
+      if (round > 0) samples.get(name)!.push(((performance.now() - start) * 1e6) / n);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const base = median(samples.get('baseline: decode CheckRequest')!);
+  console.log(`${rounds - 1} rounds × ${msPerCase} ms per case; median (min–max) ns/op; ratio = median / baseline median`);
+  for (const [name, xs] of samples) {
+    const m = median(xs);
+    console.log(
+      `${name.padEnd(44)} ${m.toFixed(0).padStart(7)} ns (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})  ${(m / base).toFixed(2)}×`,
+    );
+  }
+  if (sink < 0) console.log(sink);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
