@@ -6,7 +6,7 @@ import type { Identity } from '../identity/identity.js';
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
 import type { Target } from './target.js';
-import { RecordMap } from './record-map.js';
+import { Activation } from './activation.js';
 
 export interface AuthorizeRequest {
   readonly identity: Identity;
@@ -36,8 +36,8 @@ export interface RuleTrace {
 const NONE: readonly string[] = [];
 
 export function authorize(policy: CompiledPolicy, req: AuthorizeRequest, trace?: RuleTrace[]): AuthorizeResult {
-  let activation: Record<string, unknown> | undefined;
-  const activate = () => (activation ??= activationFor(req));
+  let activation: Activation | undefined;
+  const activate = () => (activation ??= new Activation(req));
   let shadowRules: string[] | undefined;
   let allowRule: CompiledRule | undefined;
 
@@ -69,7 +69,7 @@ function deny(reason: DenyReason, ruleId: string | undefined, shadow: string[] |
   return { allowed: false, reason, ruleId, detail, shadowRules: shadow ?? NONE };
 }
 
-function evaluate(rule: CompiledRule, req: AuthorizeRequest, activate: () => Record<string, unknown>): RuleTrace['outcome'] {
+function evaluate(rule: CompiledRule, req: AuthorizeRequest, activate: () => Activation): RuleTrace['outcome'] {
   const { identity, target } = req;
   if (!rule.matchesModel(target.model)) return 'model';
   if (!rule.matchesAction(target.action)) return 'action';
@@ -77,37 +77,8 @@ function evaluate(rule: CompiledRule, req: AuthorizeRequest, activate: () => Rec
   if (rule.roles && !identity.roles.some((r) => rule.roles!.has(r))) return 'role';
   if (!rule.condition) return 'matched';
   const activation = activate();
-  if (rule.usesBody) {
-    // Parsed only for a rule that reads it: conditions without `body` cannot observe it (compile.ts).
-    if (!('body' in activation)) activation.body = req.body();
-    if (activation.body === undefined) return 'body_missing';
-  }
+  // Parsed only for a rule that reads it: conditions without `body` cannot observe it (compile.ts).
+  if (rule.usesBody && activation.readBody() === undefined) return 'body_missing';
   const result = rule.condition(activation);
   return result === 'true' ? 'matched' : result === 'false' ? 'condition_false' : 'condition_error';
-}
-
-/**
- * Without `body`: evaluate() adds it (possibly as undefined, which CEL reads as unbound) for rules
- * that read it. Maps rather than plain objects: @bufbuild/cel wraps a Map as it is but copies a
- * plain object's entries into a new Map each time the variable is read.
- */
-function activationFor(req: AuthorizeRequest): Record<string, unknown> {
-  const { identity, target, input } = req;
-  return {
-    subject: new Map<string, unknown>([
-      ['id', identity.subject],
-      ['roles', identity.roles],
-      ['attributes', identity.attributes],
-      ['method', identity.method],
-    ]),
-    request: new Map<string, unknown>([
-      ['method', input.method],
-      ['path', target.path],
-      ['host', input.host],
-      ['headers', new RecordMap(input.headers)],
-    ]),
-    model: target.model,
-    action: target.action,
-    context: input.contextExtensions,
-  };
 }

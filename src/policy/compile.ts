@@ -21,7 +21,7 @@ export interface CompiledRule {
   readonly subjects?: ReadonlySet<string>;
   readonly matchesModel: (model: string) => boolean;
   readonly matchesAction: (action: string) => boolean;
-  readonly condition?: (activation: Record<string, unknown>) => ConditionResult;
+  readonly condition?: (activation: object) => ConditionResult;
   /** The condition reads `body`, so it cannot be decided without a complete JSON body. */
   readonly usesBody: boolean;
   readonly source?: string;

@@ -1,0 +1,70 @@
+// The variables a `when` condition reads, each built on its first read within one check, so a
+// condition that reads only `subject` never pays for `request` and none pays for `body` unless
+// it reads it.
+
+import type { AuthorizeRequest } from './authorize.js';
+import { RecordMap } from './record-map.js';
+
+/**
+ * @bufbuild/cel reads a variable as `activation[name]` and wraps a `Map` as it is, but copies a
+ * plain object's entries into a new Map on every read: hence Maps, and a header view instead of
+ * a copy. Only the names in CEL_VARIABLES reach here (compile.ts refuses any other identifier),
+ * and the input is private (`#`), so no expression can read anything else.
+ */
+export class Activation {
+  readonly #req: AuthorizeRequest;
+  #subject: Map<string, unknown> | undefined;
+  #request: Map<string, unknown> | undefined;
+  #body: unknown;
+  #bodyRead = false;
+
+  constructor(req: AuthorizeRequest) {
+    this.#req = req;
+  }
+
+  get subject(): Map<string, unknown> {
+    const identity = this.#req.identity;
+    return (this.#subject ??= new Map<string, unknown>([
+      ['id', identity.subject],
+      ['roles', identity.roles],
+      ['attributes', identity.attributes],
+      ['method', identity.method],
+    ]));
+  }
+
+  get request(): Map<string, unknown> {
+    const { input, target } = this.#req;
+    return (this.#request ??= new Map<string, unknown>([
+      ['method', input.method],
+      ['path', target.path],
+      ['host', input.host],
+      ['headers', new RecordMap(input.headers)],
+    ]));
+  }
+
+  get model(): string {
+    return this.#req.target.model;
+  }
+
+  get action(): string {
+    return this.#req.target.action;
+  }
+
+  get context(): Readonly<Record<string, string>> {
+    return this.#req.input.contextExtensions;
+  }
+
+  /** Undefined (unbound for CEL) until a rule that reads the body asked for it via `readBody`. */
+  get body(): unknown {
+    return this.#body;
+  }
+
+  /** Parses the body (at most once per check); undefined when there is no complete JSON body. */
+  readBody(): unknown {
+    if (!this.#bodyRead) {
+      this.#body = this.#req.body();
+      this.#bodyRead = true;
+    }
+    return this.#body;
+  }
+}
