@@ -83,15 +83,32 @@ let wrong = 0;
 let errors = 0;
 let firstWrong: string | undefined;
 
-const sessions: ClientHttp2Session[] = [];
-for (let i = 0; i < args.connections; i++) {
+function open(): ClientHttp2Session {
   const s = connect(`http://127.0.0.1:${args.port}`, { settings: { initialWindowSize: 1 << 20 } });
   s.on('error', () => {});
-  sessions.push(s);
+  return s;
+}
+const sessions: ClientHttp2Session[] = Array.from({ length: args.connections }, open);
+
+/** A session the server closed (GOAWAY under load) is replaced; the request that found it closed counts as an error. */
+function sessionFor(n: number): ClientHttp2Session | undefined {
+  const i = n % sessions.length;
+  const s = sessions[i]!;
+  if (!s.closed && !s.destroyed) return s;
+  sessions[i] = open();
+  return undefined;
 }
 
 function send(n: number, intended: number): void {
-  const session = sessions[n % sessions.length]!;
+  const session = sessionFor(n);
+  if (!session) {
+    if (n >= warm) {
+      latencies[completed++] = (performance.now() - intended) * 1000;
+      errors++;
+      firstWrong ??= 'session closed by the server';
+    }
+    return;
+  }
   const req = session.request(HEADERS, { endStream: false });
   const chunks: Buffer[] = [];
   let httpStatus = 0;

@@ -3,51 +3,14 @@
 // for the whole group, and SIGTERM still stops everything with exit 0.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
+import { freePort, startServe } from '../../helpers/serve-process.js';
 import { parseExposition, value, type Sample } from '../admin/scrape.js';
 
-const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 const CHECKS = 20;
-
-/** A fixed free port: workers sharing a port-0 listen do not reliably share one port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** Resolves once `count` distinct workers logged that they serve. */
-function startCluster(config: string, count: number): Promise<{ proc: ChildProcess; lines: Array<Record<string, unknown>>; stderr: () => string }> {
-  const proc = spawn(process.execPath, [...CLI, 'serve', '--config', config, '--workers', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  let err = '';
-  let serving = 0;
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (line.msg === 'modelgate serving ext_authz' && ++serving === count) resolve({ proc, lines, stderr: () => err });
-      }
-    });
-    proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    proc.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -89,7 +52,7 @@ policy:
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('sums every worker into /metrics, answers /readyz for all of them, and exits 0 on SIGTERM', async () => {
-    const { proc, lines, stderr } = await startCluster(join(dir, 'modelgate.yaml'), 2);
+    const { proc, lines, stderr } = await startServe(['--config', join(dir, 'modelgate.yaml'), '--workers', '2'], 2);
     try {
       expect((await untilReady(adminPort)).status).toBe(200);
 

@@ -2,7 +2,7 @@
 // checks in flight before exiting 0. Also `validate`, `keys create` and `token` as a user runs them.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,44 +11,28 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { jwks, signToken, signingKey, type SigningKey } from '../../helpers/jwt.js';
+import { CLI, startServe } from '../../helpers/serve-process.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 
-function startServe(config: string, env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; port: number; lines: string[] }> {
-  const proc = spawn(process.execPath, [...CLI, 'serve', '--workers', '1', '--config', config, '--address', '127.0.0.1:0'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        const parsed = JSON.parse(line) as { msg?: string; port?: number };
-        if (parsed.msg === 'modelgate serving ext_authz') resolve({ proc, port: parsed.port!, lines });
-      }
-    });
-    let err = '';
-    proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    proc.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
 
 describe('modelgate serve', () => {
   let dir: string;
   let key: SigningKey;
   let slowJwks: Server;
+  let rotated = false;
+  let jwksRequested: () => void = () => {};
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'modelgate-serve-'));
+    const old = await signingKey('ES256', 'k0');
     key = await signingKey('ES256', 'k1');
-    // Slow enough that a check is still in flight when SIGTERM arrives, fast enough for its budget.
-    slowJwks = createServer((_req, res) => setTimeout(() => res.writeHead(200).end(jwks(key)), 100));
+    // Before the rotation the JWKS answers at once (the startup fetch); after it, a token with the new
+    // kid makes the server refetch, and that fetch is slow enough to be in flight when SIGTERM arrives.
+    slowJwks = createServer((_req, res) => {
+      if (!rotated) return void res.writeHead(200).end(jwks(old));
+      jwksRequested();
+      setTimeout(() => res.writeHead(200).end(jwks(old, key)), 50);
+    });
     await new Promise<void>((ok) => slowJwks.listen(0, '127.0.0.1', ok));
     const url = `http://127.0.0.1:${(slowJwks.address() as AddressInfo).port}/jwks.json`;
     writeFileSync(
@@ -56,7 +40,7 @@ describe('modelgate serve', () => {
       `server: { admin: { enabled: false } }
 identity:
   jwt:
-    issuers: [{ name: t, issuer: 'https://t', audiences: [modelgate], jwks_uri: '${url}', algorithms: [ES256] }]
+    issuers: [{ name: t, issuer: 'https://t', audiences: [modelgate], jwks_uri: '${url}', algorithms: [ES256], jwks_cooldown_seconds: 0 }]
 policy:
   roles: { analyst: null }
   rules: [{ id: analysts, effect: allow, roles: [analyst] }]
@@ -70,19 +54,22 @@ policy:
   });
 
   it('finishes in-flight checks on SIGTERM, then exits 0', async () => {
-    const { proc, port, lines } = await startServe(join(dir, 'modelgate.yaml'));
+    const { proc, port, lines } = await startServe(['--workers', '1', '--config', join(dir, 'modelgate.yaml'), '--address', '127.0.0.1:0']);
     const client = checkClient(`127.0.0.1:${port}`);
     try {
       const token = await signToken(key, { issuer: 'https://t', claims: { roles: ['analyst'] } });
+      // The check is in flight once the server asks the (slow) JWKS endpoint for the new kid.
+      const reachedServer = new Promise<void>((ok) => (jwksRequested = ok));
+      rotated = true;
       const inflight = client.check(envoyCheckRequest({ headers: { authorization: `Bearer ${token}` } }));
-      await new Promise((r) => setTimeout(r, 30));
+      await reachedServer;
       const exited = new Promise<number | null>((ok) => proc.on('exit', ok));
       proc.kill('SIGTERM');
       const res = await inflight;
       expect(res.status.code).toBe(0);
       expect(await exited).toBe(0);
-      expect(lines.some((l) => l.includes('"decision":"allow"'))).toBe(true);
-      expect(lines.some((l) => l.includes('shutting down'))).toBe(true);
+      expect(lines.some((l) => l.decision === 'allow')).toBe(true);
+      expect(lines.some((l) => String(l.msg).startsWith('shutting down'))).toBe(true);
     } finally {
       client.close();
       proc.kill('SIGKILL');
