@@ -1,4 +1,6 @@
-// Encodes an Answer as Envoy's CheckResponse; the only place that knows the response's protobuf shape.
+// The readable reference encoding of an Answer as Envoy's CheckResponse (objects for proto-loader).
+// The Check handler sends encode-wire.ts's bytes; the encoder check (bench and test/unit/grpc)
+// proves the two agree on every answer shape.
 
 import type { Answer, HeaderList } from '../decision/answer.js';
 import type { PbCheckResponse, PbHeaderValueOption } from './envoy-types.js';
