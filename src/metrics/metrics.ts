@@ -124,13 +124,18 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
 
   let labelModel: (model: string | undefined) => string = () => 'other';
   let shadowDenyRules: ReadonlySet<string> = new Set();
+  // prom-client hashes a label object on every inc/observe (sorting its keys); a check's labels
+  // repeat, so each combination's children are looked up by one string instead. Every part is a
+  // bounded label value, so the map is as bounded as the series themselves.
+  const seriesByKey = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<'decision'> }>();
+  const limiterByKey = new Map<string, Counter.Internal>();
 
   return {
     registry,
     observeCheck(decision, _answer, seconds) {
-      const verdict = decision.allowed ? 'allow' : 'deny';
-      checks.inc({ decision: verdict, reason: decision.reason, auth_method: decision.identity?.method ?? 'none', model: labelModel(decision.model) });
-      latency.observe({ decision: verdict }, seconds);
+      const series = checkSeries(decision);
+      series.count.inc();
+      series.latency.observe(seconds);
       for (const rule of decision.shadowRules) if (shadowDenyRules.has(rule)) shadow.inc({ rule });
       observeLimit(decision);
     },
@@ -140,6 +145,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     reload: (result) => reloads.inc({ result }),
     setPolicy(config, sha256) {
       labelModel = modelLabeler(config.policy);
+      seriesByKey.clear();
       shadowDenyRules = new Set(config.policy.rules.filter((r) => r.shadow && r.effect === 'deny').map((r) => r.id));
       policyInfo.reset();
       policyInfo.set({ sha256 }, 1);
@@ -148,17 +154,45 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     redisCall: (outcome, seconds) => redisLatency.observe({ outcome }, seconds),
   };
 
+
+  function checkSeries(decision: Decision): { count: Counter.Internal; latency: Histogram.Internal<'decision'> } {
+    const verdict = decision.allowed ? 'allow' : 'deny';
+    const authMethod = decision.identity?.method ?? 'none';
+    const model = labelModel(decision.model);
+    const key = `${verdict}\u0000${decision.reason}\u0000${authMethod}\u0000${model}`;
+    let series = seriesByKey.get(key);
+    if (!series) {
+      series = {
+        count: checks.labels({ decision: verdict, reason: decision.reason, auth_method: authMethod, model }),
+        latency: latency.labels({ decision: verdict }),
+      };
+      seriesByKey.set(key, series);
+    }
+    return series;
+  }
+
   function observeLimit(decision: Decision): void {
     const limit = decision.limit;
     if (!limit) return;
     const meta = limit.metadata;
     const bucket = String(meta.ratelimit_bucket ?? limit.limitId ?? 'none');
-    const outcome = decision.allowed ? (Object.keys(meta).length === 0 ? 'unlimited' : 'allowed') : LIMIT_REASONS.has(decision.reason) ? decision.reason : 'allowed';
-    limiter.inc({ outcome, bucket });
+    const outcome = decision.allowed ? (hasKeys(meta) ? 'allowed' : 'unlimited') : LIMIT_REASONS.has(decision.reason) ? decision.reason : 'allowed';
+    const key = `${outcome}\u0000${bucket}`;
+    let child = limiterByKey.get(key);
+    if (!child) {
+      child = limiter.labels({ outcome, bucket });
+      limiterByKey.set(key, child);
+    }
+    child.inc();
     for (const id of limit.shadowDenied) limiterShadow.inc({ bucket: id });
     if (meta.ratelimit_error !== undefined) limiterBackend.inc({ class: String(meta.ratelimit_error), handling: 'fail_closed' });
     if (meta.ratelimit_fallback !== undefined) limiterBackend.inc({ class: 'unknown', handling: 'fallback' });
   }
+}
+
+function hasKeys(o: object): boolean {
+  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return true;
+  return false;
 }
 
 /** A class name, never a message: messages carry unbounded (and possibly private) text. */
