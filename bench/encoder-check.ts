@@ -14,7 +14,7 @@ import { authorizationServiceDefinition } from '../src/grpc/protos.js';
 function answers(): Answer[] {
   const config = configSchema.parse({ policy: { roles: {} } }).answer;
   const build = answerBuilder(config, ['authorization', 'x-api-key'], 503);
-  const identity = { subject: 'svc:bot ünïcode ✓', method: 'api_key' as const, roles: ['analyst', 'viewer'], attributes: { org: 'acme' }, issuer: 'bot' };
+  const identity = { subject: 'svc:bot ünïcode ✓ 🚀', method: 'api_key' as const, roles: ['analyst', 'viewer'], attributes: { org: 'acme' }, issuer: 'bot' };
   const limit = {
     responseHeaders: [['ratelimit-policy', '"per-subject";q=100;w=60'], ['ratelimit', '"per-subject";r=0;t=17']] as const,
     metadata: { ratelimit_remaining: 0, ratelimit_limit: 100, ratelimit_reset: 16.5, ratelimit_id: 'per-subject' },
@@ -36,10 +36,16 @@ function answers(): Answer[] {
 export function checkEncoder(): void {
   const def = authorizationServiceDefinition().Check!;
   for (const answer of answers()) {
-    const reference = def.responseDeserialize(def.responseSerialize(encodeCheckResponse(answer)));
-    const ours = def.responseDeserialize(encodeCheckResponseBytes(answer));
+    const referenceBytes = def.responseSerialize(encodeCheckResponse(answer));
+    const ourBytes = encodeCheckResponseBytes(answer);
+    const reference = def.responseDeserialize(referenceBytes);
+    const ours = def.responseDeserialize(ourBytes);
     if (!isDeepStrictEqual(ours, reference)) {
       throw new Error(`CheckResponse encoders disagree:\n${JSON.stringify(reference)}\n${JSON.stringify(ours)}`);
+    }
+    // Same fields in the same order too: nothing for a stricter reader to see differently.
+    if (!referenceBytes.equals(ourBytes)) {
+      throw new Error(`CheckResponse encoders write different bytes:\n${referenceBytes.toString('hex')}\n${ourBytes.toString('hex')}`);
     }
   }
 }

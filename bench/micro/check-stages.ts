@@ -14,6 +14,7 @@ import { buildStages } from '../../src/app/build-stages.js';
 import { loadConfig } from '../../src/config/load.js';
 import { decisionLog } from '../../src/decision/decision-log.js';
 import { checkInputFromRequest } from '../../src/grpc/decode.js';
+import { encodeCheckResponseBytes } from '../../src/grpc/encode-wire.js';
 import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createAuthorizer } from '../../src/pipeline/authorizer.js';
@@ -84,6 +85,11 @@ try {
       nowMs++;
       const l = await limiter.take({ identity, model: target.model, action: target.action, requestId: input.requestId, body, now: nowMs });
       if (!l.allowed || l.responseHeaders.length !== 2) fail('limiter');
+    },
+    'encode CheckResponse (allow)': () => {
+      const b = encodeCheckResponseBytes(outcome.answer);
+      if (b[0] !== 0x0a) fail('encode');
+      sink += b.length;
     },
     'decision log line': () => {
       log({ decisionId: 'd', input, decision: outcome.decision, latencyUs: 50, httpStatus: 200 });

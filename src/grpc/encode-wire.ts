@@ -2,6 +2,10 @@
 // describes, without building it as objects first. proto-loader's fromObject + encode of a typical
 // allow (7 header options, ~13 metadata fields) cost more than the whole pipeline; this costs a
 // small fraction of it. Field numbers are Envoy's (envoy/service/auth/v3/external_auth.proto).
+//
+// The message is written back to front into a reused scratch buffer: a nested message's length is
+// then known when its prefix is written, so every string is scanned once and written once (sizing
+// the message first, front to back, scanned each string three times). The bytes are the same.
 
 import type { Answer, HeaderList } from '../decision/answer.js';
 
@@ -11,78 +15,120 @@ const I64 = 1;
 /** HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD, on every header (see encode.ts). */
 const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
-const strBytes = (s: string) => Buffer.byteLength(s, 'utf8');
+/** Writes backwards from `end`; `pos` is the first written byte. Only used within one synchronous encode. */
+class ReverseWriter {
+  buf = Buffer.allocUnsafe(16 * 1024);
+  pos = this.buf.length;
 
-function varintSize(n: number): number {
-  if (n < 0) return 10; // int32 negatives are sign-extended to 64 bits
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
+  reset(): void {
+    this.pos = this.buf.length;
   }
-  return size;
-}
 
-/** One length-delimited field with a one-byte tag (all field numbers here are < 16). */
-const lenField = (contentSize: number) => 1 + varintSize(contentSize) + contentSize;
-const strField = (s: string) => lenField(strBytes(s));
-
-class Writer {
-  readonly buf: Buffer;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  /** Makes room for `n` more bytes in front of what is written, keeping it at the end. */
+  room(n: number): void {
+    if (this.pos >= n) return;
+    const used = this.buf.length - this.pos;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, used + n + 1024));
+    this.buf.copy(bigger, bigger.length - used, this.pos);
+    this.buf = bigger;
+    this.pos = bigger.length - used;
   }
+
+  /** Bytes written so far, copied out of the scratch buffer. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.buf.length - this.pos);
+    this.buf.copy(out, 0, this.pos);
+    return out;
+  }
+
   tag(field: number, wire: number): void {
-    this.buf[this.pos++] = (field << 3) | wire;
+    this.room(1);
+    this.buf[--this.pos] = (field << 3) | wire;
   }
+
   varint(n: number): void {
-    if (n < 0) {
-      let v = BigInt.asUintN(64, BigInt(n));
-      while (v >= 0x80n) {
-        this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-        v >>= 7n;
-      }
-      this.buf[this.pos++] = Number(v);
-      return;
-    }
+    if (n < 0) return this.negativeVarint(n);
+    let size = 1;
+    for (let v = n; v >= 0x80; v = Math.floor(v / 128)) size++;
+    this.room(size);
+    const buf = this.buf;
+    let p = (this.pos -= size);
     while (n >= 0x80) {
-      this.buf[this.pos++] = (n % 128) | 0x80;
+      buf[p++] = (n % 128) | 0x80;
       n = Math.floor(n / 128);
     }
-    this.buf[this.pos++] = n;
+    buf[p] = n;
   }
+
+  /** int32 negatives are sign-extended to 64 bits: ten bytes. */
+  private negativeVarint(n: number): void {
+    this.room(10);
+    let v = BigInt.asUintN(64, BigInt(n));
+    let p = (this.pos -= 10);
+    for (let i = 0; i < 9; i++) {
+      this.buf[p++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[p] = Number(v);
+  }
+
+  /** Bytes written so far: a mark that survives the buffer growing (positions do not). */
+  written(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** Closes a length-delimited field whose content is everything written since `mark`. */
+  close(field: number, mark: number): void {
+    this.varint(this.written() - mark);
+    this.tag(field, LEN);
+  }
+
   string(field: number, s: string): void {
-    this.tag(field, LEN);
-    const n = strBytes(s);
-    this.varint(n);
-    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+    const n = s.length;
+    this.room(3 * n + 16);
+    const mark = this.written();
+    const end = this.pos;
+    const buf = this.buf;
+    let p = this.pos;
+    let i = n - 1;
+    // ASCII, the common case, byte by byte without a call into Buffer.
+    for (; i >= 0; i--) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[--p] = c;
+    }
+    if (i >= 0) {
+      const bytes = Buffer.byteLength(s, 'utf8');
+      p = end - bytes;
+      buf.write(s, p, bytes, 'utf8');
+    }
+    this.pos = p;
+    this.close(field, mark);
   }
-  open(field: number, size: number): void {
-    this.tag(field, LEN);
-    this.varint(size);
+
+  double(field: number, v: number): void {
+    this.room(9);
+    this.pos -= 8;
+    this.buf.writeDoubleLE(v, this.pos);
+    this.tag(field, I64);
   }
 }
+
+const w = new ReverseWriter();
 
 // ---- HeaderValueOption { header: HeaderValue { key = 1, value = 2 } = 1, append_action = 3 }
 
-const headerValueSize = (key: string, value: string) => strField(key) + strField(value);
-const headerOptionSize = (key: string, value: string) => lenField(headerValueSize(key, value)) + 2;
-
-function headersSize(headers: HeaderList): number {
-  let size = 0;
-  for (const [k, v] of headers) size += lenField(headerOptionSize(k, v));
-  return size;
-}
-
-function writeHeaders(w: Writer, field: number, headers: HeaderList): void {
-  for (const [k, v] of headers) {
-    w.open(field, headerOptionSize(k, v));
-    w.open(1, headerValueSize(k, v));
-    w.string(1, k);
-    w.string(2, v);
-    w.tag(3, VARINT);
+function writeHeaders(field: number, headers: HeaderList): void {
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const [key, value] = headers[i]!;
+    const option = w.written();
     w.varint(OVERWRITE_IF_EXISTS_OR_ADD);
+    w.tag(3, VARINT);
+    const header = w.written();
+    w.string(2, value);
+    w.string(1, key);
+    w.close(1, header);
+    w.close(field, option);
   }
 }
 
@@ -90,83 +136,50 @@ function writeHeaders(w: Writer, field: number, headers: HeaderList): void {
 
 type Json = unknown;
 
-function valueSize(v: Json): number {
-  switch (typeof v) {
-    case 'string':
-      return strField(v);
-    case 'number':
-      return 9;
-    case 'boolean':
-      return 2;
-    case 'object':
-      if (v === null) return 2;
-      if (Array.isArray(v)) return lenField(listSize(v));
-      return lenField(structSize(v as Record<string, Json>));
-    default:
-      return strField(String(v));
-  }
-}
-
-function listSize(list: readonly Json[]): number {
-  let size = 0;
-  for (const item of list) size += lenField(valueSize(item));
-  return size;
-}
-
-function entrySize(key: string, v: Json): number {
-  return strField(key) + lenField(valueSize(v));
-}
-
-function structSize(obj: Readonly<Record<string, Json>>): number {
-  let size = 0;
-  for (const key in obj) {
-    const v = obj[key];
-    if (v !== undefined) size += lenField(entrySize(key, v));
-  }
-  return size;
-}
-
-function writeValue(w: Writer, v: Json): void {
+function writeValue(v: Json): void {
   switch (typeof v) {
     case 'string':
       return w.string(3, v);
     case 'number':
-      w.tag(2, I64);
-      w.pos = w.buf.writeDoubleLE(v, w.pos);
-      return;
+      return w.double(2, v);
     case 'boolean':
-      w.tag(4, VARINT);
       w.varint(v ? 1 : 0);
-      return;
-    case 'object':
+      return w.tag(4, VARINT);
+    case 'object': {
       if (v === null) {
-        w.tag(1, VARINT);
         w.varint(0);
-        return;
+        return w.tag(1, VARINT);
       }
+      const end = w.written();
       if (Array.isArray(v)) {
-        w.open(6, listSize(v));
-        for (const item of v) {
-          w.open(1, valueSize(item));
-          writeValue(w, item);
+        for (let i = v.length - 1; i >= 0; i--) {
+          const item = w.written();
+          writeValue(v[i]);
+          w.close(1, item);
         }
-        return;
+        return w.close(6, end);
       }
-      w.open(5, structSize(v as Record<string, Json>));
-      return writeStruct(w, v as Record<string, Json>);
+      writeStruct(v as Record<string, Json>);
+      return w.close(5, end);
+    }
     default:
       return w.string(3, String(v));
   }
 }
 
-function writeStruct(w: Writer, obj: Readonly<Record<string, Json>>): void {
-  for (const key in obj) {
+/** The struct's entries, last key first, so they read in the object's key order. */
+function writeStruct(obj: Readonly<Record<string, Json>>): void {
+  const keys = Object.keys(obj);
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const key = keys[i]!;
     const v = obj[key];
     if (v === undefined) continue;
-    w.open(1, entrySize(key, v));
+    const entry = w.written();
+    const value = w.written();
+    writeValue(v);
+    w.close(2, value);
     w.string(1, key);
-    w.open(2, valueSize(v));
-    writeValue(w, v);
+    w.close(1, entry);
   }
 }
 
@@ -174,39 +187,32 @@ function writeStruct(w: Writer, obj: Readonly<Record<string, Json>>): void {
 
 /** The CheckResponse for an Answer as protobuf bytes, field for field what encodeCheckResponse builds. */
 export function encodeCheckResponseBytes(answer: Answer): Buffer {
-  const statusSize = 1 + varintSize(answer.grpcCode); // google.rpc.Status { code = 1 }
-  const metaSize = structSize(answer.metadata);
-  let httpSize: number;
-  let httpStatusSize = 0;
+  w.reset();
+  const meta = w.written();
+  writeStruct(answer.metadata);
+  w.close(4, meta);
+  const http = w.written();
   if (answer.allowed) {
     // OkHttpResponse { headers = 2, headers_to_remove = 5, response_headers_to_add = 6 }
-    httpSize = headersSize(answer.upstreamHeaders) + headersSize(answer.clientHeaders);
-    for (const h of answer.headersToRemove) httpSize += strField(h);
+    writeHeaders(6, answer.clientHeaders);
+    const remove = answer.headersToRemove;
+    for (let i = remove.length - 1; i >= 0; i--) w.string(5, remove[i]!);
+    writeHeaders(2, answer.upstreamHeaders);
+    w.close(3, http);
   } else {
     // DeniedHttpResponse { status: HttpStatus { code = 1 } = 1, headers = 2, body = 3 }
-    httpStatusSize = 1 + varintSize(answer.httpStatus);
-    httpSize = lenField(httpStatusSize) + headersSize(answer.clientHeaders) + strField(answer.body);
-  }
-  const w = new Writer(lenField(statusSize) + lenField(httpSize) + lenField(metaSize));
-
-  w.open(1, statusSize);
-  w.tag(1, VARINT);
-  w.varint(answer.grpcCode);
-  if (answer.allowed) {
-    w.open(3, httpSize);
-    writeHeaders(w, 2, answer.upstreamHeaders);
-    for (const h of answer.headersToRemove) w.string(5, h);
-    writeHeaders(w, 6, answer.clientHeaders);
-  } else {
-    w.open(2, httpSize);
-    w.open(1, httpStatusSize);
-    w.tag(1, VARINT);
-    w.varint(answer.httpStatus);
-    writeHeaders(w, 2, answer.clientHeaders);
     w.string(3, answer.body);
+    writeHeaders(2, answer.clientHeaders);
+    const status = w.written();
+    w.varint(answer.httpStatus);
+    w.tag(1, VARINT);
+    w.close(1, status);
+    w.close(2, http);
   }
-  w.open(4, metaSize);
-  writeStruct(w, answer.metadata);
-  if (w.pos !== w.buf.length) throw new Error(`CheckResponse encoder sized ${w.buf.length} bytes, wrote ${w.pos}`);
-  return w.buf;
+  // google.rpc.Status { code = 1 }
+  const status = w.written();
+  w.varint(answer.grpcCode);
+  w.tag(1, VARINT);
+  w.close(1, status);
+  return w.take();
 }

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { checkEncoder } from '../../../bench/encoder-check.js';
+import { encodeCheckResponse } from '../../../src/grpc/encode.js';
 import { encodeCheckResponseBytes } from '../../../src/grpc/encode-wire.js';
 import { authorizationServiceDefinition } from '../../../src/grpc/protos.js';
 
@@ -23,5 +24,21 @@ describe('encodeCheckResponseBytes', () => {
     expect(decoded.denied_response.headers[0].header).toEqual({ key: 'www-authenticate', value: 'Bearer realm="x"' });
     expect(decoded.denied_response.headers[0].append_action).toBe('OVERWRITE_IF_EXISTS_OR_ADD');
     expect(decoded.dynamic_metadata.fields.n.numberValue).toBe(1.5);
+  });
+
+  it('writes answers larger than its scratch buffer, and the next small one after, byte for byte as proto-loader', () => {
+    const def = authorizationServiceDefinition().Check!;
+    const big = {
+      allowed: true as const, grpcCode: 0 as const, httpStatus: 200, body: '', headersToRemove: ['authorization'],
+      upstreamHeaders: Array.from({ length: 400 }, (_, i) => [`x-h-${i}`, `välue-${i}-`.repeat(20)] as const),
+      clientHeaders: [['ratelimit', '"b";r=1;t=2'] as const],
+      metadata: { long: 'ü✓🚀'.repeat(5000), n: -1.25, big: 2 ** 53 },
+    };
+    const small = { ...big, upstreamHeaders: [['x-a', 'b'] as const], metadata: { a: 'b' } };
+    for (const answer of [big, small, big]) {
+      const ours = encodeCheckResponseBytes(answer);
+      expect(ours.equals(def.responseSerialize(encodeCheckResponse(answer)))).toBe(true);
+    }
+    expect(encodeCheckResponseBytes(big).length).toBeGreaterThan(64 * 1024);
   });
 });
