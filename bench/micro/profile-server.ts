@@ -2,7 +2,8 @@
 // `node --cpu-prof`, drives it with one payload, stops it (SIGTERM writes the profile) and prints
 // bench/profile-summary.ts of the result. The profile stays in bench/results/profiles/.
 //
-//   node --import tsx bench/micro/profile-server.ts [dist=bench/results/dist] [payload=api_key] [seconds=8]
+//   node --import tsx bench/micro/profile-server.ts [dist=bench/results/dist] [payload=api_key] [seconds=8] [--redis]
+//   (--redis: the Redis limiter against a redis-server started for the run, as the bench's Redis row)
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -12,19 +13,23 @@ import { checkClient } from '../../src/grpc/client.js';
 import { makeFixtures, type PayloadName } from '../fixtures.js';
 import { closedLoop } from '../h2load.js';
 import { freePort, ROOT, sampleDecisions } from '../procs.js';
+import { startRedis } from '../../test/helpers/redis.js';
 
-const dist = resolve(process.argv[2] ?? join(ROOT, 'bench', 'results', 'dist'));
-const payloadName = (process.argv[3] ?? 'api_key') as PayloadName;
-const seconds = Number(process.argv[4] ?? 8);
+const withRedis = process.argv.includes('--redis');
+const argv = process.argv.slice(2).filter((a) => a !== '--redis');
+const dist = resolve(argv[0] ?? join(ROOT, 'bench', 'results', 'dist'));
+const payloadName = (argv[1] ?? 'api_key') as PayloadName;
+const seconds = Number(argv[2] ?? 8);
 const profiles = join(ROOT, 'bench', 'results', 'profiles');
 mkdirSync(profiles, { recursive: true });
 
 const work = mkdtempSync(join(tmpdir(), 'modelgate-prof-'));
+const redis = withRedis ? await startRedis() : undefined;
 try {
   const fx = await makeFixtures(work);
   const payload = fx.payloads[payloadName];
   const port = await freePort();
-  const args = ['--cpu-prof', '--cpu-prof-dir', profiles, join(dist, 'cli', 'index.js'), 'serve', '--config', fx.configFile(await freePort()), '--address', `127.0.0.1:${port}`, '--workers', '1'];
+  const args = ['--cpu-prof', '--cpu-prof-dir', profiles, join(dist, 'cli', 'index.js'), 'serve', '--config', fx.configFile(await freePort(), redis?.url), '--address', `127.0.0.1:${port}`, '--workers', '1'];
   const started = Date.now();
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   process.once('exit', () => proc.kill('SIGKILL'));
@@ -50,5 +55,6 @@ try {
   console.log(`profile: ${newest}`);
   execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'profile-summary.ts'), newest, '25'], { stdio: 'inherit', cwd: ROOT });
 } finally {
+  await redis?.stop();
   rmSync(work, { recursive: true, force: true });
 }

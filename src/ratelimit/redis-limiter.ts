@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Limiter, LimitOutcome, LimitRequest } from './limiter.js';
 import type { CompiledLimits, Plan } from './compile.js';
 import { connectRedis, evalTakeScript, redactUrl, type LimiterClient } from './redis-connection.js';
+import { Deadlines } from './deadlines.js';
 import { DenyCache } from './deny-cache.js';
 import { LoadFactor } from './load-factor.js';
 import { MemoryTokens } from './memory-limiter.js';
@@ -82,6 +83,7 @@ export class RedisLimiter implements Limiter {
   readonly #denyCache: DenyCache;
   readonly #loadFactor: LoadFactor | undefined;
   readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
   readonly #staticArgs: string[];
   readonly #requestClock: boolean;
   #lastErrorLog = -Infinity;
@@ -92,6 +94,7 @@ export class RedisLimiter implements Limiter {
     const { redis } = compiled.config;
     if (redis.url === undefined) throw new Error('RedisLimiter needs limits.redis.url');
     this.#timeoutMs = redis.timeout_ms;
+    this.#deadlines = new Deadlines(redis.timeout_ms, () => new RedisTimeout(`redis did not answer within ${redis.timeout_ms} ms`));
     this.#requestClock = options.clock === 'request';
     this.#client = connectRedis({ url: redis.url, timeoutMs: redis.timeout_ms, tlsCaFile: redis.tls_ca_file, onError: (e) => this.#logError(e) });
     this.#fallback = new MemoryTokens(compiled);
@@ -117,7 +120,7 @@ export class RedisLimiter implements Limiter {
     if (cached !== undefined) return toOutcome(cached.result, cached.charges, { headers, scale, extra: { ratelimit_cached: 1 } });
     let result: TakeResult;
     try {
-      result = await withTimeout(this.#run(plan, request.now, scale), this.#timeoutMs);
+      result = await this.#deadlines.race(this.#run(plan, request.now, scale));
     } catch (error) {
       return this.#onFailure(plan, request, error);
     }
