@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { CheckTrace } from '../pipeline/check.js';
+import { plainInfoWriter } from '../log/logger.js';
 import type { Decision } from './decision.js';
 
 export interface DecisionLogEntry {
@@ -40,36 +41,36 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
   // decides whether a line is written. `pid` tells apart the workers of `serve --workers N`.
   const plain = logger.child({ pid: process.pid }, { redact: [], level: 'info' });
   const redacting = logger.child({ pid: process.pid }, { level: 'info' });
+  const writePlain = plainInfoWriter(logger, plain) ?? ((fields: object, msg: string) => plain.info(fields, msg));
   const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace }) => {
     if (!logger.isLevelEnabled('info')) return;
     const id = decision.identity;
-    (trace ? redacting : plain).info(
-      {
-        decision_id: decisionId,
-        request_id: input?.requestId || undefined,
-        stream_id: input?.streamId || undefined,
-        method: input?.method,
-        host: input?.host,
-        subject: id?.subject,
-        auth_method: id?.method,
-        roles: id?.roles,
-        model: decision.model,
-        action: decision.action,
-        decision: decision.allowed ? 'allow' : 'deny',
-        reason: decision.reason,
-        status: httpStatus,
-        rule_id: decision.ruleId,
-        shadow_rules: decision.shadowRules.length > 0 ? decision.shadowRules : undefined,
-        limit: decision.limit && hasKeys(decision.limit.metadata) ? decision.limit.metadata : undefined,
-        limit_shadow_denied: decision.limit?.shadowDenied.length ? decision.limit.shadowDenied : undefined,
-        detail: decision.detail,
-        latency_us: latencyUs,
-        body_sha256: input?.body ? createHash('sha256').update(input.body.text).digest('hex') : undefined,
-        body_partial: input?.body?.partial || undefined,
-        trace: trace ? traceFields(trace) : undefined,
-      },
-      'decision',
-    );
+    const fields = {
+      decision_id: decisionId,
+      request_id: input?.requestId || undefined,
+      stream_id: input?.streamId || undefined,
+      method: input?.method,
+      host: input?.host,
+      subject: id?.subject,
+      auth_method: id?.method,
+      roles: id?.roles,
+      model: decision.model,
+      action: decision.action,
+      decision: decision.allowed ? 'allow' : 'deny',
+      reason: decision.reason,
+      status: httpStatus,
+      rule_id: decision.ruleId,
+      shadow_rules: decision.shadowRules.length > 0 ? decision.shadowRules : undefined,
+      limit: decision.limit && hasKeys(decision.limit.metadata) ? decision.limit.metadata : undefined,
+      limit_shadow_denied: decision.limit?.shadowDenied.length ? decision.limit.shadowDenied : undefined,
+      detail: decision.detail,
+      latency_us: latencyUs,
+      body_sha256: input?.body ? createHash('sha256').update(input.body.text).digest('hex') : undefined,
+      body_partial: input?.body?.partial || undefined,
+      trace: trace ? traceFields(trace) : undefined,
+    };
+    if (trace) redacting.info(fields, 'decision');
+    else writePlain(fields, 'decision');
   };
   if (!options.trace) return log;
   return Object.assign(log, { wantsTrace: () => logger.isLevelEnabled('debug') });
