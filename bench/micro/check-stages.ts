@@ -14,6 +14,7 @@ import { buildStages } from '../../src/app/build-stages.js';
 import { loadConfig } from '../../src/config/load.js';
 import { decisionLog } from '../../src/decision/decision-log.js';
 import { checkInputFromRequest } from '../../src/grpc/decode.js';
+import { decodeCheckInput } from '../../src/grpc/decode-wire.js';
 import { encodeCheckResponseBytes } from '../../src/grpc/encode-wire.js';
 import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -67,6 +68,11 @@ try {
     'baseline: decode CheckRequest': () => {
       const r = def.requestDeserialize(bytes);
       if (r.attributes?.request?.http?.path !== '/v1/models/fraud-detector:predict') fail('decode');
+    },
+    // What modelgate does instead (src/grpc/decode-wire.ts): bytes straight to CheckInput.
+    'decode CheckRequest to CheckInput (wire)': () => {
+      const r = decodeCheckInput(bytes);
+      if (typeof r !== 'object' || r.path !== '/v1/models/fraud-detector:predict') fail('decode-wire');
     },
     'normalizePath': () => {
       const n = normalizePath(input.path);

@@ -1,20 +1,21 @@
-// The gRPC Check handler: decode once, ask the authorizer, answer exactly once, then log.
+// The gRPC Check handler: the request arrives already decoded to CheckInput (decode-wire.ts, as
+// the service's request deserializer), the authorizer decides, the answer is sent exactly once,
+// then the decision is logged.
 
 import * as grpc from '@grpc/grpc-js';
 import type { Authorizer } from '../pipeline/authorizer.js';
-import { checkInputFromRequest } from './decode.js';
+import type { CheckInput } from '../pipeline/check-input.js';
+import { INVALID_REQUEST } from './decode-wire.js';
 import { encodeCheckResponseBytes } from './encode-wire.js';
-import type { PbCheckRequest } from './envoy-types.js';
+
+/** What the Check service's request deserializer hands the handler (never undefined, see server.ts). */
+export type DecodedCheck = CheckInput | typeof INVALID_REQUEST;
 
 /** Answers with CheckResponse bytes: the service is registered with a pass-through response serializer. */
-export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<PbCheckRequest, Buffer> {
+export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<DecodedCheck, Buffer> {
   return (call, callback) => {
-    let input;
-    try {
-      input = checkInputFromRequest(call.request);
-    } catch {
-      input = undefined; // answered as request_invalid
-    }
+    // Malformed bytes and a request without HTTP attributes both arrive as INVALID_REQUEST: request_invalid.
+    const input = call.request === INVALID_REQUEST ? undefined : call.request;
     authorize(input).then(
       (outcome) => {
         callback(null, encodeCheckResponseBytes(outcome.answer));

@@ -2,7 +2,7 @@
 
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { PbCheckRequest, PbHttpRequest } from './envoy-types.js';
-import { structToJson } from './struct.js';
+import { setOwn, structToJson } from './struct.js';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -43,7 +43,7 @@ function headersOf(http: PbHttpRequest): Record<string, string> {
     if (!h.key) continue;
     const key = h.key.toLowerCase();
     const value = h.raw_value && h.raw_value.length > 0 ? h.raw_value.toString('utf8') : (h.value ?? '');
-    out[key] = key in out ? `${out[key]},${value}` : value;
+    setOwn(out, key, Object.hasOwn(out, key) ? `${out[key]},${value}` : value);
   }
   return out;
 }

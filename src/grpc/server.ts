@@ -7,7 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../config/schema.js';
 import type { Authorizer } from '../pipeline/authorizer.js';
-import { checkHandler } from './check-handler.js';
+import { checkHandler, type DecodedCheck } from './check-handler.js';
+import { decodeCheckInput, INVALID_REQUEST } from './decode-wire.js';
 import { authorizationServiceDefinition, AUTHORIZATION_SERVICE } from './protos.js';
 
 export interface GrpcServerHandle {
@@ -62,10 +63,25 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   };
 }
 
-/** The Check handler writes CheckResponse bytes itself (encode-wire.ts), so the response serializer passes them through. */
+/**
+ * Envoy's Check method with modelgate's own wire codecs: requests are read straight into CheckInput
+ * (decode-wire.ts, no message objects) and the handler writes CheckResponse bytes itself
+ * (encode-wire.ts), so the response serializer passes them through.
+ */
 function checkServiceDefinition(): grpc.ServiceDefinition {
   const def = authorizationServiceDefinition();
-  return { ...def, Check: { ...def.Check!, responseSerialize: (bytes: Buffer) => bytes } };
+  return { ...def, Check: { ...def.Check!, requestDeserialize: decodeCheck, responseSerialize: (bytes: Buffer) => bytes } };
+}
+
+function decodeCheck(bytes: Buffer): DecodedCheck {
+  try {
+    // Never undefined: grpc-js would take that for a missing message and answer UNIMPLEMENTED.
+    return decodeCheckInput(bytes) ?? INVALID_REQUEST;
+  } catch {
+    // The decoder returns INVALID_REQUEST for bad bytes; this only guards against its own bugs,
+    // which grpc-js would otherwise answer with an error Envoy treats by failure_mode_allow.
+    return INVALID_REQUEST;
+  }
 }
 
 function serverCredentials(tls: Config['server']['grpc']['tls'], baseDir: string): grpc.ServerCredentials {

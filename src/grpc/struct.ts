@@ -6,7 +6,7 @@ export function structToJson(struct: PbStruct | undefined): Record<string, unkno
   const out: Record<string, unknown> = {};
   const fields = struct?.fields;
   if (!fields) return out;
-  for (const key of Object.keys(fields)) out[key] = valueToJson(fields[key]);
+  for (const key of Object.keys(fields)) setOwn(out, key, valueToJson(fields[key]));
   return out;
 }
 
@@ -46,4 +46,10 @@ function jsonToValue(v: unknown): PbValue {
     default:
       return { stringValue: String(v) };
   }
+}
+
+/** `__proto__` becomes an own property like any key instead of reaching the prototype setter. */
+export function setOwn<T>(into: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+  else into[key] = value;
 }

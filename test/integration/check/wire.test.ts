@@ -97,8 +97,14 @@ describe('the answer on the wire', () => {
       expect(res.dynamic_metadata.fields.reason.stringValue).toBe('request_invalid');
     });
 
-    it('bytes that are not protobuf', async () => {
-      await expect(rawCall(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]))).rejects.toMatchObject({ code: grpc.status.INTERNAL });
+    it('bytes that are not protobuf, and a request cut short: a request_invalid deny, not a gRPC error', async () => {
+      const whole = encode(envoyCheckRequest({ principal: 'spiffe://t/analyst', requestId: 'req-cut' }));
+      for (const bytes of [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), whole.subarray(0, whole.length - 3), Buffer.from([0x0a, 0x80])]) {
+        const res = decodeCheckResponse(await rawCall(bytes));
+        expect(res.status.code).toBe(3);
+        expect(res.denied_response.status.code).toBe('BadRequest');
+        expect(res.dynamic_metadata.fields.reason.stringValue).toBe('request_invalid');
+      }
     });
 
     it('64 KB of headers', async () => {

@@ -1,0 +1,135 @@
+// Micro-benchmark of CheckRequest decoding: proto-loader's deserializer followed by
+// checkInputFromRequest (the reference) against decodeCheckInput (straight from the wire), on the
+// bench's Envoy-shaped requests, timed in the same rounds so machine noise moves both sides.
+//
+//   node --import tsx bench/micro/decode.ts [rounds=15] [ms-per-case=40]
+//   or compiled, without tsx in the numbers (as bench/run.ts measures the server):
+//   npx tsc -p tsconfig.json --noEmit false --outDir /tmp/modelgate-bench && node /tmp/modelgate-bench/bench/micro/decode.js
+//
+// "same bytes" decodes one request over and over, as the load generators send it; "fresh ids" cycles
+// through requests whose x-request-id, traceparent and stream id differ, as real traffic does, which
+// decodeCheckInput's string cache cannot serve.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { checkInputFromRequest } from '../../src/grpc/decode.js';
+import { decodeCheckInput } from '../../src/grpc/decode-wire.js';
+import type { PbCheckRequest } from '../../src/grpc/envoy-types.js';
+import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
+import { makeFixtures, type PayloadName } from '../fixtures.js';
+
+const rounds = Number(process.argv[2] ?? 15);
+const msPerCase = Number(process.argv[3] ?? 40);
+const SHAPES: PayloadName[] = ['api_key', 'jwt_es256', 'jwt_rs256', 'mtls_san'];
+const FRESH = 256;
+const PATH = '/v1/models/fraud-detector:predict';
+
+const CASES = [
+  'proto-loader deserialize',
+  'proto-loader + checkInputFromRequest',
+  'decodeCheckInput',
+  'proto-loader + checkInputFromRequest, fresh ids',
+  'decodeCheckInput, fresh ids',
+] as const;
+type Case = (typeof CASES)[number];
+
+function fail(message: string): never {
+  throw new Error(`decode bench: wrong result: ${message}`);
+}
+
+function timeIt(fn: () => void): number {
+  const start = performance.now();
+  const deadline = start + msPerCase;
+  let n = 0;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 100; i++) fn();
+    n += 100;
+  }
+  return ((performance.now() - start) * 1e6) / n;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The same request with the per-request values a real Envoy changes every time. */
+function withFreshIds(request: PbCheckRequest): PbCheckRequest {
+  const copy = structuredClone(request);
+  const http = copy.attributes!.request!.http!;
+  http.id = String(BigInt(`0x${randomBytes(8).toString('hex')}`) >> 1n);
+  http.headers!['x-request-id'] = randomUUID();
+  http.headers!.traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  return copy;
+}
+
+const def = authorizationServiceDefinition().Check!;
+const deserialize = def.requestDeserialize as (b: Buffer) => PbCheckRequest;
+
+/** Both decoders agree on these bytes, compared as JSON (the objects' prototypes may differ). */
+function checkAgree(name: string, bytes: Buffer): void {
+  const reference = JSON.stringify(checkInputFromRequest(deserialize(bytes)));
+  if (!isDeepStrictEqual(JSON.parse(JSON.stringify(decodeCheckInput(bytes))), JSON.parse(reference))) fail(`${name}: decoders disagree`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'modelgate-decode-'));
+try {
+  const fx = await makeFixtures(dir);
+  const shapes = SHAPES.map((name) => {
+    const request = fx.payloads[name].request;
+    const bytes = def.requestSerialize(request);
+    const fresh = Array.from({ length: FRESH }, () => def.requestSerialize(withFreshIds(request)));
+    for (const b of [bytes, ...fresh]) checkAgree(name, b);
+    let i = 0;
+    let j = 0;
+    const cases: Record<Case, () => void> = {
+      'proto-loader deserialize': () => {
+        if (deserialize(bytes).attributes?.request?.http?.path !== PATH) fail('deserialize');
+      },
+      'proto-loader + checkInputFromRequest': () => {
+        if (checkInputFromRequest(deserialize(bytes))?.path !== PATH) fail('reference');
+      },
+      decodeCheckInput: () => {
+        const input = decodeCheckInput(bytes);
+        if (typeof input !== 'object' || input.path !== PATH) fail('wire');
+      },
+      'proto-loader + checkInputFromRequest, fresh ids': () => {
+        if (checkInputFromRequest(deserialize(fresh[i++ % FRESH]!))?.path !== PATH) fail('reference, fresh');
+      },
+      'decodeCheckInput, fresh ids': () => {
+        const input = decodeCheckInput(fresh[j++ % FRESH]!);
+        if (typeof input !== 'object' || input.path !== PATH) fail('wire, fresh');
+      },
+    };
+    return { label: `${name} (${bytes.length} B)`, cases };
+  });
+
+  // Short slices, every case back to back in each round, and ratios taken per round: on a shared
+  // machine the load drifts, and a paired ratio moves far less than either side alone.
+  const samples = shapes.map(() => new Map<Case, number[]>(CASES.map((c) => [c, []])));
+  for (let round = 0; round <= rounds; round++) {
+    shapes.forEach((shape, s) => {
+      for (const c of CASES) {
+        const ns = timeIt(shape.cases[c]);
+        if (round > 0) samples[s]!.get(c)!.push(ns); // round 0 warms the JIT
+      }
+    });
+  }
+
+  console.log(`${rounds} rounds × ${msPerCase} ms per case; median (min–max) ns/op; ratios are medians of per-round ratios`);
+  shapes.forEach((shape, s) => {
+    const xs = samples[s]!;
+    for (const c of CASES) {
+      const v = xs.get(c)!;
+      console.log(`${`${shape.label}: ${c}`.padEnd(70)} ${median(v).toFixed(0).padStart(6)} ns (${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)})`);
+    }
+    const ratio = (a: Case, b: Case) => `${(100 * median(xs.get(a)!.map((v, i) => v / xs.get(b)![i]!))).toFixed(0)}%`;
+    console.log(
+      `${shape.label}: same bytes: decodeCheckInput = ${ratio('decodeCheckInput', 'proto-loader deserialize')} of deserialize, ` +
+        `${ratio('decodeCheckInput', 'proto-loader + checkInputFromRequest')} of deserialize + checkInputFromRequest; ` +
+        `fresh ids: ${ratio('decodeCheckInput, fresh ids', 'proto-loader + checkInputFromRequest, fresh ids')}\n`,
+    );
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
