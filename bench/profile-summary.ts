@@ -56,5 +56,5 @@ const print = (title: string, m: Map<string, number>, filter: (k: string) => boo
 console.log(`total ${(total / 1e6).toFixed(2)} s sampled`);
 print('self time by function', selfByLabel);
 print('self time by file', selfByFile);
-print('inclusive time, modelgate code', inclusive, (k) => / src\//.test(k));
+print('inclusive time, modelgate code', inclusive, (k) => / (src|bench\/results\/[^/ ]+)\//.test(k));
 print('inclusive time, everything', inclusive, (k) => !k.startsWith('(root)') && !k.startsWith('(idle)'));

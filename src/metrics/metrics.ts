@@ -6,6 +6,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Config } from '../config/schema.js';
 import type { Answer } from '../decision/answer.js';
 import type { Decision } from '../decision/decision.js';
+import { deferredCounter, type CounterSeries } from './deferred-counter.js';
+import { LatencyHistogram, type LatencySeries } from './latency-histogram.js';
 import { modelLabeler } from './model-label.js';
 
 /** Sub-millisecond resolution where a cached check lives (~50–200 µs), coarse above Envoy's 200 ms budget. */
@@ -37,19 +39,19 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const checks = new Counter({
+  // The two per-check metrics take plain additions on the hot path (see deferred-counter.ts, latency-histogram.ts).
+  const checks = deferredCounter({
     name: 'modelgate_checks_total',
     help: 'Checks answered, by decision, reason code, auth method and model (models not named in the policy are "other")',
     labelNames: ['decision', 'reason', 'auth_method', 'model'] as const,
     registers,
   });
-  const latency = new Histogram({
-    name: 'modelgate_check_duration_seconds',
-    help: 'Time from receiving a check to its answer being handed to the transport',
-    labelNames: ['decision'] as const,
-    buckets: CHECK_LATENCY_BUCKETS,
+  const latency = new LatencyHistogram(
+    'modelgate_check_duration_seconds',
+    'Time from receiving a check to its answer being handed to the transport',
+    CHECK_LATENCY_BUCKETS,
     registers,
-  });
+  );
   const jwks = new Counter({
     name: 'modelgate_jwks_fetches_total',
     help: 'JWKS / OIDC discovery fetches by issuer and outcome (ok, error)',
@@ -62,7 +64,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     labelNames: ['result'] as const,
     registers,
   });
-  const limiter = new Counter({
+  const limiter = deferredCounter({
     name: 'modelgate_ratelimit_outcomes_total',
     help: 'Limiter outcomes by outcome (allowed, rate_limited, temporarily_blocked, limiter_unavailable, unlimited) and bucket',
     labelNames: ['outcome', 'bucket'] as const,
@@ -124,11 +126,10 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
 
   let labelModel: (model: string | undefined) => string = () => 'other';
   let shadowDenyRules: ReadonlySet<string> = new Set();
-  // prom-client hashes a label object on every inc/observe (sorting its keys); a check's labels
-  // repeat, so each combination's children are looked up by one string instead. Every part is a
-  // bounded label value, so the map is as bounded as the series themselves.
-  const seriesByKey = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<'decision'> }>();
-  const limiterByKey = new Map<string, Counter.Internal>();
+  // A check's labels repeat, so each combination's series is looked up by one string. Every part
+  // is a bounded label value, so the map is as bounded as the series themselves.
+  const seriesByKey = new Map<string, { count: CounterSeries; latency: LatencySeries }>();
+  const limiterByKey = new Map<string, CounterSeries>();
 
   return {
     registry,
@@ -155,7 +156,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
   };
 
 
-  function checkSeries(decision: Decision): { count: Counter.Internal; latency: Histogram.Internal<'decision'> } {
+  function checkSeries(decision: Decision): { count: CounterSeries; latency: LatencySeries } {
     const verdict = decision.allowed ? 'allow' : 'deny';
     const authMethod = decision.identity?.method ?? 'none';
     const model = labelModel(decision.model);
@@ -163,8 +164,8 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     let series = seriesByKey.get(key);
     if (!series) {
       series = {
-        count: checks.labels({ decision: verdict, reason: decision.reason, auth_method: authMethod, model }),
-        latency: latency.labels({ decision: verdict }),
+        count: checks.series({ decision: verdict, reason: decision.reason, auth_method: authMethod, model }),
+        latency: latency.series({ decision: verdict }),
       };
       seriesByKey.set(key, series);
     }
@@ -180,7 +181,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     const key = `${outcome}\u0000${bucket}`;
     let child = limiterByKey.get(key);
     if (!child) {
-      child = limiter.labels({ outcome, bucket });
+      child = limiter.series({ outcome, bucket });
       limiterByKey.set(key, child);
     }
     child.inc();
