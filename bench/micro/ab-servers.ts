@@ -2,7 +2,8 @@
 // three servers stay up, and each round measures them back to back (order rotating) with h2load,
 // so drifting background load lands on all three alike. Prints each round's ratios and the spread.
 //
-//   node --import tsx bench/micro/ab-servers.ts <distA> <distB> [rounds=5] [payload=api_key] [seconds=2]
+//   node --import tsx bench/micro/ab-servers.ts <distA> <distB> [rounds=5] [payload=api_key] [seconds=2] [--redis]
+//   (--redis: both builds use the Redis limiter against one redis-server started for the run)
 //   (a dist is a `tsc -p tsconfig.build.json --outDir <dist>` of a tree, e.g. bench/results/dist)
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,12 +14,15 @@ import { checkClient } from '../../src/grpc/client.js';
 import { makeFixtures, type Payload, type PayloadName } from '../fixtures.js';
 import { closedLoop } from '../h2load.js';
 import { freePort, sampleDecisions, startCeiling, type Server } from '../procs.js';
+import { startRedis } from '../../test/helpers/redis.js';
 
-const [distA, distB] = [process.argv[2], process.argv[3]].map((d) => (d ? resolve(d) : undefined));
-if (!distA || !distB) throw new Error('usage: ab-servers.ts <distA> <distB> [rounds] [payload] [seconds]');
-const rounds = Number(process.argv[4] ?? 5);
-const payloadName = (process.argv[5] ?? 'api_key') as PayloadName;
-const seconds = Number(process.argv[6] ?? 2);
+const withRedis = process.argv.includes('--redis');
+const argv = process.argv.slice(2).filter((a) => a !== '--redis');
+const [distA, distB] = [argv[0], argv[1]].map((d) => (d ? resolve(d) : undefined));
+if (!distA || !distB) throw new Error('usage: ab-servers.ts <distA> <distB> [rounds] [payload] [seconds] [--redis]');
+const rounds = Number(argv[2] ?? 5);
+const payloadName = (argv[3] ?? 'api_key') as PayloadName;
+const seconds = Number(argv[4] ?? 2);
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -48,13 +52,14 @@ async function startBuild(dist: string, configFile: string, probe: Payload): Pro
 }
 
 const work = mkdtempSync(join(tmpdir(), 'modelgate-ab-'));
+const redis = withRedis ? await startRedis() : undefined;
 try {
   const fx = await makeFixtures(work);
   const payload = fx.payloads[payloadName];
   const ceiling = await startCeiling(1, fx.payloads.api_key);
   // Separate admin ports: both builds run at once.
-  const a = await startBuild(distA, fx.configFile(await freePort()), payload);
-  const b = await startBuild(distB, fx.configFile(await freePort()), payload);
+  const a = await startBuild(distA, fx.configFile(await freePort(), redis?.url), payload);
+  const b = await startBuild(distB, fx.configFile(await freePort(), redis?.url), payload);
   for (const s of [a, b]) {
     const sampled = await sampleDecisions(s.port, payload, 10, false);
     if (sampled.wrong.length > 0) throw new Error(`${s.name}: wrong decisions ${sampled.wrong.join('; ')}`);
@@ -84,5 +89,6 @@ try {
   }
   await Promise.all([a.stop(), b.stop(), ceiling.stop()]);
 } finally {
+  await redis?.stop();
   rmSync(work, { recursive: true, force: true });
 }
