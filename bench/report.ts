@@ -11,9 +11,11 @@ export interface RowResult {
   /** Decisions checked with a real grpc-js client before and after the row, and how many were wrong. */
   readonly sampled: { checked: number; wrong: string[] };
   readonly maxRps: number;
-  /** req/s at the highest closed-loop load over the paired ceiling run at that load (same workers, just before). */
+  /** req/s at the highest closed-loop load over the ceiling's at that load (same workers): the median of the pairing rounds. */
   readonly ratio: number;
   readonly pairedCeilingRps: number;
+  /** Row ÷ ceiling for each pairing round; `ratio` is their median. */
+  readonly ratios?: readonly number[];
   /** The ceiling under the same open-loop rate, right after the row. */
   readonly ceilingOpen?: OpenLoopResult;
   /** JWT cache lookups during the row (1 worker only: metrics are per process). */
@@ -31,7 +33,9 @@ export function markdownTable(rows: readonly RowResult[]): string {
   for (const r of rows) {
     for (const c of r.closed) {
       const last = c === r.closed[r.closed.length - 1];
-      const ratio = last ? `**${(r.ratio * 100).toFixed(0)}%**${r.row === 'ceiling' ? '' : ` (of ${int(r.pairedCeilingRps)})`}` : '';
+      const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+      const spread = r.ratios && r.ratios.length > 1 ? ` (${pct(Math.min(...r.ratios))}–${pct(Math.max(...r.ratios))}, ${r.ratios.length} rounds)` : ` (of ${int(r.pairedCeilingRps)})`;
+      const ratio = last ? `**${pct(r.ratio)}**${r.row === 'ceiling' ? '' : spread}` : '';
       const checked = `${c.ok200} 2xx${c.failed ? `, **${c.failed} failed**` : ''}`;
       out.push(`| ${r.row} | ${r.workers} | closed ${c.connections * c.streams} (${c.connections}×${c.streams}) | ${int(c.rps)} | ${ratio} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.p999)} | ${checked} |`);
     }

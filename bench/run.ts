@@ -1,5 +1,5 @@
-// `npm run bench [-- --quick] [-- --soak 300] [-- --rows api_key,jwt_es256]`: modelgate (the real CLI,
-// from source via tsx, in its own process) against the no-op gRPC ceiling, under h2load (closed loop)
+// `npm run bench [-- --quick] [-- --soak 300] [-- --rows api_key,jwt_es256] [-- --pair-rounds 5]`:
+// modelgate (the real CLI, compiled, in its own process) against the no-op gRPC ceiling, under h2load (closed loop)
 // and bench/loadgen.ts (open loop, every answer checked), on 127.0.0.1 only. Writes
 // bench/results/bench-<time>.{md,json,svg} and prints the Markdown.
 
@@ -31,6 +31,12 @@ const SECONDS = quick ? 2 : 4;
 const WARMUP = 1;
 const OPEN_SECONDS = quick ? 3 : 6;
 const OPEN_WARMUP = quick ? 1 : 2;
+/**
+ * Ceiling and row measured back to back this many times at the top load; the row's ratio is the
+ * median of the rounds. On a shared VM the ceiling alone moved 2x within minutes, so one pairing
+ * could say 55% or 130% for the same build.
+ */
+const PAIR_ROUNDS = Number(value('pair-rounds') ?? (quick ? 1 : 3));
 const SAMPLES = 10;
 
 type ServerKind = 'ceiling' | 'memory' | 'redis';
@@ -154,13 +160,25 @@ async function main(): Promise<void> {
         });
         log(`${server.name} on 127.0.0.1:${server.port}`);
         for (const spec of group) {
-          const paired = await closedLoop({ port: c.port, file: fx.payloads[spec.payload].file, connections: topC, streams: topM, seconds: SECONDS, warmupSeconds: WARMUP, logFile: join(work, 'h2load.log') });
+          const top64 = (port: number) => closedLoop({ port, file: fx.payloads[spec.payload].file, connections: topC, streams: topM, seconds: SECONDS, warmupSeconds: WARMUP, logFile: join(work, 'h2load.log') });
+          const paired = await top64(c.port);
           const r = await runRow(server, spec, fx.payloads[spec.payload], work, adminPort);
           const top = r.closed[r.closed.length - 1]!.rps;
+          const ratios = [top / paired.rps];
+          for (let k = 1; k < PAIR_ROUNDS; k++) {
+            // Alternate which side goes first, so a burst of background load does not always hit the same one.
+            const rowFirst = k % 2 === 1;
+            const first = await top64(rowFirst ? server.port : c.port);
+            const second = await top64(rowFirst ? c.port : server.port);
+            const [rowRun, ceil] = rowFirst ? [first, second] : [second, first];
+            if (rowRun.failed > 0) throw new Error(`${spec.row}: ${rowRun.failed} failed requests in a pairing round`);
+            ratios.push(rowRun.rps / ceil.rps);
+          }
           // The same open-loop rate against the ceiling: the floor this VM and generator put under p99.
           const ceilingOpen = await openLoop({ port: c.port, payload: fx.payloads[spec.payload], rate: r.open!.offered, seconds: OPEN_SECONDS, warmup: OPEN_WARMUP, connections: 4, bare: true });
-          rows.push({ ...r, pairedCeilingRps: paired.rps, ratio: top / paired.rps, ceilingOpen });
-          log(`    paired ceiling ${Math.round(paired.rps)} req/s → ${((top / paired.rps) * 100).toFixed(0)}%`);
+          const ratio = median(ratios);
+          rows.push({ ...r, pairedCeilingRps: paired.rps, ratio, ratios, ceilingOpen });
+          log(`    paired with the ceiling ${ratios.length}× → ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; median ${(ratio * 100).toFixed(0)}%`);
         }
         await server.stop();
         server = undefined;
@@ -180,7 +198,7 @@ async function main(): Promise<void> {
       ...Object.entries(env).map(([k, v]) => `- ${k}: ${v}`),
       `- request: ${p.bytes}-byte CheckRequest, ${p.headerCount} headers (api key); JWT requests ${fx.payloads.jwt_es256.bytes} bytes`,
       `- closed loop: h2load, ${SECONDS} s after ${WARMUP} s warm-up per level; open loop: ${OPEN_SECONDS} s at half the row's max, latency from the intended send time`,
-      `- × ceiling: the row's req/s at the highest closed-loop load over the ceiling's at the same load, measured right before the row (same worker count)`,
+      `- × ceiling: the row's req/s at the highest closed-loop load over the ceiling's at the same load (same worker count), measured back to back ${PAIR_ROUNDS} times; the median, with the range of the rounds`,
       '',
       table,
       '',
@@ -234,6 +252,12 @@ async function runSoak(fx: Awaited<ReturnType<typeof makeFixtures>>, rows: reado
   }
 }
 
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function evaluateTargets(rows: readonly RowResult[], soak: Soak) {
   const get = (row: string, w = 1) => rows.find((r) => r.row === row && r.workers === w);
   const out: Array<{ met: boolean; text: string }> = [];
@@ -253,8 +277,14 @@ function evaluateTargets(rows: readonly RowResult[], soak: Soak) {
   }
   const grew = soak.rss[soak.rss.length - 1]! - soak.rss[0]!;
   out.push({ met: grew < Math.max(10, soak.rss[0]! * 0.1), text: `RSS over a ${soak.seconds} s soak: ${soak.rss[0]!.toFixed(1)} → ${soak.rss[soak.rss.length - 1]!.toFixed(1)} MiB (flat = grows < 10%)` });
-  const wrong = rows.filter((r) => r.sampled.wrong.length > 0 || (r.open && (r.open.wrong || r.open.errors)) || r.closed.some((c) => c.failed > 0));
+  const wrong = rows.filter((r) => r.sampled.wrong.length > 0 || (r.open && r.open.wrong) || r.closed.some((c) => c.failed > 0));
   out.push({ met: wrong.length === 0, text: `every checked decision as expected${wrong.length ? `; not in: ${wrong.map((r) => `${r.row} ×${r.workers}`).join(', ')}` : ''}` });
+  // Open-loop requests that never completed: the Node generator falls behind above ~5,000/s here
+  // (the no-op ceiling shows it too), so these are reported, not counted as wrong decisions.
+  const unfinished = rows.filter((r) => r.open && r.open.errors);
+  if (unfinished.length > 0) {
+    out.push({ met: false, text: `open loop did not complete every request (generator-bound above ~5,000/s on this machine; compare the ceiling's own row): ${unfinished.map((r) => `${r.row} ×${r.workers} ${r.open!.errors}/${r.open!.sent}`).join(', ')}` });
+  }
   return out;
 }
 
