@@ -8,6 +8,7 @@ import { checkInputFromRequest } from '../../../src/grpc/decode.js';
 import { decodeCheckInput, INVALID_REQUEST, MAX_DEPTH, valueCacheHolds } from '../../../src/grpc/decode-wire.js';
 import type { PbCheckRequest, PbStruct, PbValue } from '../../../src/grpc/envoy-types.js';
 import { authorizationServiceDefinition } from '../../../src/grpc/protos.js';
+import { rng } from '../../helpers/random.js';
 
 const SEED = Number(process.env.DECODE_WIRE_SEED ?? 20261123);
 
@@ -101,21 +102,10 @@ function rewriteAt(buf: Buffer, path: number[], rewrite: (message: Buffer) => Bu
 
 // ---- seeded randomness
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Random {
   readonly next: () => number;
   constructor(seed: number) {
-    this.next = prng(seed);
+    this.next = rng(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -1,18 +1,9 @@
 // Generated audit records for detector and report tests: steady per-subject habits plus planted incidents.
 
 import type { AuditRecord } from '../../../../src/audit/record.js';
+import { rng } from '../../../helpers/random.js';
 
-/** Deterministic PRNG (mulberry32), so a failing run can be replayed exactly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 let counter = 0;
 
