@@ -61,7 +61,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
   const metrics = createMetrics();
   const logger = options.logger ?? createLogger({ level: loaded.config.log.level, redactHeaders: loaded.config.log.redact_headers });
   // Built once: limits and their Redis connection outlive policy reloads.
-  const limiter: Limiter = loaded.config.limits ? createLimiter(loaded.config.limits, { logger, now }) : unlimited;
+  const limiter: Limiter = loaded.config.limits ? createLimiter(loaded.config.limits, { logger, now, onRedisCall: metrics.redisCall }) : unlimited;
   if (!(await waitUntilReady(limiter, 5_000))) {
     logger.warn('rate limiter backend not reachable at start; each limit applies its on_redis_error mode until it is');
   }

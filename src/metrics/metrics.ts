@@ -2,7 +2,7 @@
 // several instances in one process, as in tests, never collide). Every label value is bounded:
 // reason codes, auth methods, config-declared models, rule ids and bucket ids, error classes.
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Answer } from '../decision/answer.js';
 import type { Decision } from '../decision/decision.js';
@@ -23,7 +23,7 @@ export interface ModelgateMetrics {
   reload(result: 'success' | 'failure'): void;
   /** After a config is in service: bounded model labels, shadow-deny rule ids, the policy hash gauge. */
   setPolicy(config: Config, sha256: string): void;
-  /** For the Redis limiter to report each script call; not fed by anything else. */
+  /** The Redis limiter reports each script call here (createLimiter's onRedisCall). */
   redisCall(outcome: 'ok' | 'error', seconds: number): void;
 }
 
@@ -82,13 +82,14 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     labelNames: ['class', 'handling'] as const,
     registers,
   });
-  const redisLatency = new Histogram({
-    name: 'modelgate_redis_call_duration_seconds',
-    help: 'Redis limiter script calls, by outcome',
-    labelNames: ['outcome'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+  const redisLatency = new LatencyHistogram(
+    'modelgate_redis_call_duration_seconds',
+    'Redis limiter script calls, one per check that reaches Redis, by outcome (error includes timeouts)',
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers,
-  });
+  );
+  const redisOk = redisLatency.series({ outcome: 'ok' });
+  const redisError = redisLatency.series({ outcome: 'error' });
   const reloads = new Counter({
     name: 'modelgate_policy_reloads_total',
     help: 'Config reloads by result (success, failure); a failure keeps the previous config serving',
@@ -152,7 +153,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
       policyInfo.set({ sha256 }, 1);
       policyLoaded.set(Date.now() / 1000);
     },
-    redisCall: (outcome, seconds) => redisLatency.observe({ outcome }, seconds),
+    redisCall: (outcome, seconds) => (outcome === 'ok' ? redisOk : redisError).observe(seconds),
   };
 
 

@@ -14,6 +14,8 @@ export interface CreateLimiterOptions {
    * `now` (the pipeline's injected clock) and, with Redis, from Redis TIME.
    */
   readonly now?: () => number;
+  /** Each Redis script call's outcome and duration (the Redis limiter only): metrics. */
+  readonly onRedisCall?: (outcome: 'ok' | 'error', seconds: number) => void;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface CreateLimiterOptions {
 export function createLimiter(config: LimitsConfig, options: CreateLimiterOptions = {}): Limiter {
   if (config.buckets.length === 0) return unlimited;
   const compiled = compileLimits(config);
-  if (config.redis.url !== undefined) return new RedisLimiter(compiled, { logger: options.logger });
+  if (config.redis.url !== undefined) return new RedisLimiter(compiled, { logger: options.logger, onCall: options.onRedisCall });
   options.logger?.warn('rate limits are kept in memory: correct for a single replica only (set limits.redis.url)');
   return new MemoryLimiter(compiled);
 }

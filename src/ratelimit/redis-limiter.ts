@@ -21,6 +21,8 @@ export interface RedisLimiterOptions {
   readonly clock?: 'redis' | 'request';
   /** How long keys outlive the moment their bucket is full again; default 1 s. */
   readonly ttlPadMs?: number;
+  /** Each script call of a check: answered (`ok`) or failed / timed out (`error`), and how long it took. */
+  readonly onCall?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined;
 }
 
 const ALLOWED_NOTHING: LimitOutcome = { allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] };
@@ -119,11 +121,14 @@ export class RedisLimiter implements Limiter {
     const cached = this.#denyCache.lookup(plan, request.now);
     if (cached !== undefined) return toOutcome(cached.result, cached.charges, { headers, scale, extra: { ratelimit_cached: 1 } });
     let result: TakeResult;
+    const started = performance.now();
     try {
       result = await this.#deadlines.race(this.#run(plan, request.now, scale));
     } catch (error) {
+      this.options.onCall?.('error', (performance.now() - started) / 1000);
       return this.#onFailure(plan, request, error);
     }
+    this.options.onCall?.('ok', (performance.now() - started) / 1000);
     this.#denyCache.remember(plan, result, request.now, scale);
     return toOutcome(result, plan.charges, { headers, scale });
   }

@@ -85,6 +85,21 @@ describe('two modelgate instances sharing Redis', () => {
       const gates = await Promise.all([startTestGate(bucket100(url)), startTestGate(bucket100(url))]);
       try {
         expect(await spendConcurrently(gates, 1000)).toEqual({ allowed: 100, limited: 900, other: 0 });
+        // Every check that reached Redis is in the call histogram: at least the 100 allowed ones, at most
+        // all 1,000 (the deny cache answers some refusals locally), none failed.
+        const calls = async (outcome: string) => {
+          let sum = 0;
+          for (const g of gates) {
+            const text = await g.gate.metrics.registry.metrics();
+            const m = new RegExp(`^modelgate_redis_call_duration_seconds_count\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
+            sum += Number(m?.[1] ?? 0);
+          }
+          return sum;
+        };
+        const ok = await calls('ok');
+        expect(ok).toBeGreaterThanOrEqual(100);
+        expect(ok).toBeLessThanOrEqual(1000);
+        expect(await calls('error')).toBe(0);
       } finally {
         await Promise.all(gates.map((g) => g.close()));
       }

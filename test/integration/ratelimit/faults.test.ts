@@ -37,6 +37,7 @@ async function timed(limiter: RedisLimiter, subject: string): Promise<{ outcome:
 describe('redis failure', () => {
   let redis: RedisServer;
   let limiter: RedisLimiter;
+  const calls: Array<{ outcome: 'ok' | 'error'; seconds: number }> = [];
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
@@ -50,7 +51,7 @@ describe('redis failure', () => {
         { id: 'closed', rate: 1, per: 'hour', burst: 3, match: { subjects: ['closed-*'] }, on_redis_error: 'fail_closed' },
       ],
     });
-    limiter = new RedisLimiter(compileLimits(config));
+    limiter = new RedisLimiter(compileLimits(config), { onCall: (outcome, seconds) => calls.push({ outcome, seconds }) });
     await until(() => limiter.ready());
   });
 
@@ -114,12 +115,18 @@ describe('redis failure', () => {
     const { Redis } = await import('ioredis');
     const admin = new Redis(redis.url);
     await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+    calls.length = 0;
     const slow = await timed(limiter, 'closed-slow');
     expect(slow.outcome).toMatchObject({ allowed: false, reason: 'limiter_unavailable' });
     expect(slow.ms).toBeLessThan(ANSWER_BOUND_MS);
+    // The call was reported as an error that took (at least) the 200 ms timeout.
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.outcome).toBe('error');
+    expect(calls[0]!.seconds).toBeGreaterThanOrEqual(0.199);
     await admin.call('CLIENT', 'UNPAUSE');
     admin.disconnect();
     await until(async () => (await limiter.take(req('closed-slow'))).allowed);
+    expect(calls.at(-1)?.outcome).toBe('ok');
     expect(unhandled).toEqual([]);
   });
 });
