@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { CheckTrace } from '../pipeline/check.js';
 import { plainInfoWriter } from '../log/logger.js';
-import type { Decision } from './decision.js';
+import { hasLimitMetadata, type Decision } from './decision.js';
 
 export interface DecisionLogEntry {
   readonly decisionId: string;
@@ -61,7 +61,7 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
       status: httpStatus,
       rule_id: decision.ruleId,
       shadow_rules: decision.shadowRules.length > 0 ? decision.shadowRules : undefined,
-      limit: decision.limit && hasKeys(decision.limit.metadata) ? decision.limit.metadata : undefined,
+      limit: hasLimitMetadata(decision) ? decision.limit!.metadata : undefined,
       limit_shadow_denied: decision.limit?.shadowDenied.length ? decision.limit.shadowDenied : undefined,
       detail: decision.detail,
       latency_us: latencyUs,
@@ -74,12 +74,6 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
   };
   if (!options.trace) return log;
   return Object.assign(log, { wantsTrace: () => logger.isLevelEnabled('debug') });
-}
-
-/** `Object.keys(o).length > 0` without building the array, once per line. */
-function hasKeys(o: object): boolean {
-  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return true;
-  return false;
 }
 
 /** The trace as log fields: what each stage concluded, never a credential or a header. */

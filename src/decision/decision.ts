@@ -16,3 +16,10 @@ export interface Decision {
   /** Internal detail for the decision log; never sent to the client. */
   readonly detail?: string;
 }
+
+/** Whether the check's limit outcome carries metadata; `Object.keys` without the array, as the log and metrics ask on every check. */
+export function hasLimitMetadata(decision: Decision): boolean {
+  const meta = decision.limit?.metadata;
+  if (meta) for (const key in meta) if (Object.prototype.hasOwnProperty.call(meta, key)) return true;
+  return false;
+}

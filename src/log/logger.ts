@@ -13,7 +13,7 @@ export interface LoggerOptions {
   readonly destination?: pino.DestinationStream;
 }
 
-/** Loggers made here: plain pino, no serializers, mixins, hooks or log formatter (see lineWriter). */
+/** Loggers made here: plain pino, no serializers, mixins, hooks or log formatter (see plainInfoWriter). */
 const plainLoggers = new WeakSet<Logger>();
 
 export function createLogger(options: LoggerOptions): Logger {

@@ -3,6 +3,7 @@
 // instead of a label validation and hash per check.
 
 import { Counter, type CounterConfiguration } from 'prom-client';
+import { labelSetKey } from './label-key.js';
 
 export interface CounterSeries {
   inc(): void;
@@ -29,7 +30,7 @@ export function deferredCounter<T extends string>(config: Omit<CounterConfigurat
   return {
     counter,
     series(labels) {
-      const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const key = labelSetKey(labels);
       let s = all.get(key);
       if (!s) {
         const entry = { child: counter.labels(labels as never), pending: 0, handle: undefined as unknown as CounterSeries };

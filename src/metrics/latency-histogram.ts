@@ -6,6 +6,7 @@
 // each label set is bound once, and observing is a bucket search plus three additions.
 
 import type { Registry } from 'prom-client';
+import { labelSetKey } from './label-key.js';
 
 export interface LatencySeries {
   observe(seconds: number): void;
@@ -35,7 +36,7 @@ export class LatencyHistogram {
 
   /** The series for one label set, created at zero; hold on to it and observe through it. */
   series(labels: Readonly<Record<string, string>>): LatencySeries {
-    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const key = labelSetKey(labels);
     let series = this.#series.get(key);
     if (!series) {
       series = { labels: { ...labels }, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };

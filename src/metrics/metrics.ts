@@ -5,7 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Answer } from '../decision/answer.js';
-import type { Decision } from '../decision/decision.js';
+import { hasLimitMetadata, type Decision } from '../decision/decision.js';
 import { deferredCounter, type CounterSeries } from './deferred-counter.js';
 import { LatencyHistogram, type LatencySeries } from './latency-histogram.js';
 import { modelLabeler } from './model-label.js';
@@ -178,7 +178,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     if (!limit) return;
     const meta = limit.metadata;
     const bucket = String(meta.ratelimit_bucket ?? limit.limitId ?? 'none');
-    const outcome = decision.allowed ? (hasKeys(meta) ? 'allowed' : 'unlimited') : LIMIT_REASONS.has(decision.reason) ? decision.reason : 'allowed';
+    const outcome = decision.allowed ? (hasLimitMetadata(decision) ? 'allowed' : 'unlimited') : LIMIT_REASONS.has(decision.reason) ? decision.reason : 'allowed';
     const key = `${outcome}\u0000${bucket}`;
     let child = limiterByKey.get(key);
     if (!child) {
@@ -190,11 +190,6 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     if (meta.ratelimit_error !== undefined) limiterBackend.inc({ class: String(meta.ratelimit_error), handling: 'fail_closed' });
     if (meta.ratelimit_fallback !== undefined) limiterBackend.inc({ class: 'unknown', handling: 'fallback' });
   }
-}
-
-function hasKeys(o: object): boolean {
-  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return true;
-  return false;
 }
 
 /** A class name, never a message: messages carry unbounded (and possibly private) text. */
