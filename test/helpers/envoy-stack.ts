@@ -1,0 +1,165 @@
+// One end-to-end stack for the Envoy tests: dev certificates from scripts/dev-certs.sh, a real
+// modelgate on a free port, an echo upstream, and Envoy running a shipped config (envoy/edge.yaml or
+// envoy/sidecar.yaml) with only addresses, ports and file paths substituted.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startEchoUpstream, type EchoUpstream } from './echo-upstream.js';
+import { freePort, readEnvoyConfig, ROOT, startEnvoy, substitute, type Endpoint, type Node, type TestEnvoy } from './envoy.js';
+import { startTestGate, type TestGate } from './gate.js';
+
+/** The client certificates scripts/dev-certs.sh writes, by file stem. */
+export type DevCert = 'batch-scorer' | 'frontend' | 'outsider' | 'envoy';
+
+/** Runs the shipped dev-certs script into a fresh folder. */
+export function devCerts(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'modelgate-devcerts-'));
+  execFileSync('bash', [path.join(ROOT, 'scripts/dev-certs.sh'), dir], { stdio: 'pipe' });
+  return dir;
+}
+
+/** The sidecar's mesh files, served from the dev certificates (envoy.crt is a trust-domain server cert). */
+const MESH_FILES: Readonly<Record<string, string>> = { 'cert.pem': 'envoy.crt', 'key.pem': 'envoy.key', 'ca.pem': 'ca.crt' };
+
+/** Where a shipped config's file path points in a test: certificates from `certs`, logs into `dir`. */
+export function testFilePath(certs: string, dir: string) {
+  return (original: string): string => {
+    if (original === '/dev/stdout') return path.join(dir, 'access.log');
+    const base = path.basename(original);
+    return path.join(certs, MESH_FILES[base] ?? base);
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+export interface CallOptions {
+  readonly method?: string;
+  readonly headers?: Record<string, string | string[]>;
+  readonly body?: string | Buffer;
+  readonly timeoutMs?: number;
+}
+
+/** One HTTPS/1.1 request to Envoy's listener, presenting `cert` (or none) and trusting the dev CA. */
+export function callEnvoy(port: number, certs: string, cert: DevCert | null, target: string, o: CallOptions = {}): Promise<Reply> {
+  const read = (name: string) => readFileSync(path.join(certs, name));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        method: o.method ?? 'GET',
+        path: target,
+        headers: o.headers,
+        ca: read('ca.crt'),
+        ...(cert ? { cert: read(`${cert}.crt`), key: read(`${cert}.key`) } : {}),
+        agent: false,
+        timeout: o.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+export interface StackOptions {
+  /** The modelgate config (in-process gate on a free loopback port). */
+  readonly gateYaml: string;
+  readonly gateFiles?: Record<string, string>;
+  readonly gateEnv?: NodeJS.ProcessEnv;
+  /** Shipped Envoy config, relative to the repo root. */
+  readonly envoyFile?: 'envoy/edge.yaml' | 'envoy/sidecar.yaml';
+  /**
+   * A documented addition applied before substitution (docs' jwt_authn or http_service snippet).
+   * Without it the config Envoy runs is the shipped file with addresses, ports and paths replaced.
+   */
+  readonly transform?: (doc: Node) => void;
+  /** Endpoints for clusters a transform added, by cluster name. */
+  readonly extraClusters?: Readonly<Record<string, Endpoint>>;
+  /** Where modelgate's clusters point instead of the in-process gate (a `serve` child process). */
+  readonly gatePort?: number;
+}
+
+export interface Stack {
+  readonly envoy: TestEnvoy;
+  /** Undefined when `gatePort` pointed Envoy at a modelgate the test runs itself. */
+  readonly gate: TestGate | undefined;
+  readonly upstream: EchoUpstream;
+  readonly certs: string;
+  /** The listener's port on 127.0.0.1. */
+  readonly port: number;
+  /** Envoy's JSON file access log, parsed line by line. */
+  accessLog(): Array<Record<string, unknown>>;
+  call(cert: DevCert | null, target: string, o?: CallOptions): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+const MODELGATE_CLUSTERS = new Set(['modelgate', 'modelgate_accesslog']);
+const UPSTREAM_CLUSTERS = new Set(['model_server', 'local_model']);
+
+/** Starts certs, gate, upstream and Envoy; on a failed start closes whatever it had opened. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    const certs = devCerts();
+    closers.push(() => rmSync(certs, { recursive: true, force: true }));
+    const gate = options.gatePort === undefined ? await startTestGate(options.gateYaml, { files: options.gateFiles, env: options.gateEnv }) : undefined;
+    if (gate) closers.push(() => gate.close());
+    const gatePort = options.gatePort ?? gate!.gate.grpcPort;
+    const upstream = await startEchoUpstream();
+    closers.push(() => upstream.close());
+
+    const doc = readEnvoyConfig(options.envoyFile ?? 'envoy/edge.yaml');
+    options.transform?.(doc);
+    const adminPort = await freePort();
+    const listeners: Record<string, number> = {};
+    for (const l of doc.static_resources.listeners as Node[]) listeners[l.name] = await freePort();
+    const clusters: Record<string, Endpoint> = { ...options.extraClusters };
+    for (const c of doc.static_resources.clusters as Node[]) {
+      if (MODELGATE_CLUSTERS.has(c.name)) clusters[c.name] = { address: '127.0.0.1', port: gatePort };
+      else if (UPSTREAM_CLUSTERS.has(c.name)) clusters[c.name] = { address: '127.0.0.1', port: upstream.port };
+      else if (c.name === 'envoy_admin') clusters[c.name] = { address: '127.0.0.1', port: adminPort };
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'modelgate-envoy-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = substitute(doc, { adminPort, listeners, clusters, file: testFilePath(certs, dir) });
+    const envoy = await startEnvoy({ config, adminPort, dir });
+    closers.push(() => envoy.stop());
+    const port = Object.values(listeners)[0]!;
+    const accessLogFile = path.join(dir, 'access.log');
+    return {
+      envoy,
+      gate,
+      upstream,
+      certs,
+      port,
+      accessLog: () =>
+        existsSync(accessLogFile)
+          ? readFileSync(accessLogFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+          : [],
+      call: (cert, target, o) => callEnvoy(port, certs, cert, target, o),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
