@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { CheckTrace } from '../pipeline/check.js';
 import { plainInfoWriter } from '../log/logger.js';
+import { traceIdFrom } from '../log/trace-id.js';
 import { hasLimitMetadata, type Decision } from './decision.js';
 
 export interface DecisionLogEntry {
@@ -16,6 +17,8 @@ export interface DecisionLogEntry {
   readonly httpStatus: number;
   /** Filled by the pipeline only when `wantsTrace()` said so. */
   readonly trace?: CheckTrace;
+  /** Trace headers of the transport call (gRPC metadata), read before the request's headers. */
+  readonly transportTrace?: (name: string) => string | undefined;
 }
 
 export interface DecisionLog {
@@ -42,13 +45,14 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
   const plain = logger.child({ pid: process.pid }, { redact: [], level: 'info' });
   const redacting = logger.child({ pid: process.pid }, { level: 'info' });
   const writePlain = plainInfoWriter(logger, plain) ?? ((fields: object, msg: string) => plain.info(fields, msg));
-  const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace }) => {
+  const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace, transportTrace }) => {
     if (!logger.isLevelEnabled('info')) return;
     const id = decision.identity;
     const fields = {
       decision_id: decisionId,
       request_id: input?.requestId || undefined,
       stream_id: input?.streamId || undefined,
+      trace_id: (transportTrace && traceIdFrom(transportTrace)) ?? (input ? traceIdFrom((name) => input.headers[name]) : undefined),
       method: input?.method,
       host: input?.host,
       subject: id?.subject,

@@ -11,6 +11,11 @@ import { encodeCheckResponseBytes } from './encode-wire.js';
 /** What the Check service's request deserializer hands the handler (never undefined, see server.ts). */
 export type DecodedCheck = CheckInput | typeof INVALID_REQUEST;
 
+function metadataString(metadata: grpc.Metadata, name: string): string | undefined {
+  const value = metadata.get(name)[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** Answers with CheckResponse bytes: the service is registered with a pass-through response serializer. */
 export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<DecodedCheck, Buffer> {
   return (call, callback) => {
@@ -19,7 +24,7 @@ export function checkHandler(authorize: Authorizer): grpc.handleUnaryCall<Decode
     authorize(input).then(
       (outcome) => {
         callback(null, encodeCheckResponseBytes(outcome.answer));
-        outcome.finish();
+        outcome.finish((name) => metadataString(call.metadata, name));
       },
       // The authorizer turns pipeline failures into denies itself; only a broken answer builder lands
       // here, and Envoy treats a gRPC error as a failed check (failure_mode_allow: false denies).

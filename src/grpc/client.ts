@@ -6,7 +6,8 @@ import type { PbCheckRequest, PbCheckResponse, PbStruct } from './envoy-types.js
 import { authorizationServiceDefinition } from './protos.js';
 
 export interface CheckClient {
-  check(request: PbCheckRequest, deadlineMs?: number): Promise<PbCheckResponse>;
+  /** `metadata` rides on the call itself, as Envoy's gRPC client sends its trace context. */
+  check(request: PbCheckRequest, deadlineMs?: number, metadata?: grpc.Metadata): Promise<PbCheckResponse>;
   /** The response exactly as it came off the wire, to assert on the encoded bytes. */
   checkRaw(request: PbCheckRequest, deadlineMs?: number): Promise<Buffer>;
   close(): void;
@@ -17,20 +18,21 @@ export function checkClient(address: string, credentials = grpc.credentials.crea
   const Client = grpc.makeGenericClientConstructor(def, 'Authorization');
   const client = new Client(address, credentials);
   const method = def.Check!;
-  const call = <T>(request: PbCheckRequest, deserialize: (b: Buffer) => T, deadlineMs: number) =>
+  const call = <T>(request: PbCheckRequest, deserialize: (b: Buffer) => T, deadlineMs: number, metadata = new grpc.Metadata()) =>
     new Promise<T>((resolve, reject) => {
       client.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         deserialize,
         request,
+        metadata,
         { deadline: Date.now() + deadlineMs },
         (error, value) => (error ? reject(error) : resolve(value as T)),
       );
     });
   return {
-    check: (request, deadlineMs = 5000) =>
-      call(request, method.responseDeserialize as (b: Buffer) => PbCheckResponse, deadlineMs),
+    check: (request, deadlineMs = 5000, metadata) =>
+      call(request, method.responseDeserialize as (b: Buffer) => PbCheckResponse, deadlineMs, metadata),
     checkRaw: (request, deadlineMs = 5000) => call(request, (b) => b, deadlineMs),
     close: () => client.close(),
   };

@@ -21,8 +21,12 @@ export interface StagesRef {
 export interface CheckOutcome {
   readonly answer: Answer;
   readonly decision: Decision;
-  /** Call after the response is on its way: writes the decision log line. */
-  readonly finish: () => void;
+  /**
+   * Call after the response is on its way: writes the decision log line. `transportTrace` reads the
+   * trace headers of the call itself (Envoy's gRPC client puts its span there); the request's own
+   * headers are the fallback.
+   */
+  readonly finish: (transportTrace?: (name: string) => string | undefined) => void;
 }
 
 export interface AuthorizerHooks {
@@ -60,9 +64,9 @@ export function createAuthorizer(stages: StagesRef, hooks: AuthorizerHooks): Aut
     return {
       answer,
       decision,
-      finish: () => {
+      finish: (transportTrace) => {
         const ns = process.hrtime.bigint() - started;
-        hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus, trace: recorded });
+        hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus, trace: recorded, transportTrace });
         hooks.observe?.(decision, answer, Number(ns) / 1e9);
       },
     };
