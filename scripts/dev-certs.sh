@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Generates a throwaway dev CA, the Envoy edge server certificate and SPIFFE client certificates
-# for docker-compose. Never use these outside a laptop: the CA key sits next to the certs.
+# Generates a throwaway dev CA, the Envoy edge server certificate, SPIFFE client certificates and
+# the audit trail's dev keys for docker-compose. Never use these outside a laptop: the CA key sits
+# next to the certs.
 #
 #   scripts/dev-certs.sh [OUT_DIR]      default OUT_DIR: .envoy-dev/certs (git-ignored)
 #   FORCE=1 scripts/dev-certs.sh        regenerate even if a CA already exists
@@ -11,6 +12,8 @@
 #   batch-scorer.crt/.key          URI spiffe://modelgate.local/ns/ml/sa/batch-scorer  (allowed by policy)
 #   frontend.crt/.key              URI spiffe://modelgate.local/ns/web/sa/frontend     (denied by policy)
 #   outsider.crt/.key              URI spiffe://elsewhere.example/ns/x/sa/y  (rejected in the TLS handshake)
+#   audit-signing.key/.pub         Ed25519 pair that signs the audit trail's checkpoints (PKCS#8 / SPKI PEM)
+#   audit-hash.key                 HMAC key for the audit trail's hashed fields (client address)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -71,10 +74,16 @@ issue batch-scorer batch-scorer "URI:spiffe://modelgate.local/ns/ml/sa/batch-sco
 issue frontend frontend "URI:spiffe://modelgate.local/ns/web/sa/frontend" clientAuth
 issue outsider outsider "URI:spiffe://elsewhere.example/ns/x/sa/y" clientAuth
 
+# The audit trail's dev keys (envoy/compose/modelgate.yaml mounts them).
+openssl genpkey -algorithm ed25519 -out "$OUT/audit-signing.key" 2>/dev/null
+openssl pkey -in "$OUT/audit-signing.key" -pubout -out "$OUT/audit-signing.pub"
+openssl rand -hex 32 >"$OUT/audit-hash.key"
+
 # Certificates are public. Envoy runs as uid 101 inside its image and must read its own key from
-# the bind mount, so that one key is world-readable; fine for a git-ignored dev folder only.
-chmod 644 "$OUT"/*.crt "$OUT/envoy.key"
+# the bind mount, and modelgate as uid 1000 its audit keys, so those keys are world-readable;
+# fine for a git-ignored dev folder only.
+chmod 644 "$OUT"/*.crt "$OUT/envoy.key" "$OUT"/audit-*
 chmod 600 "$OUT/ca.key" "$OUT/batch-scorer.key" "$OUT/frontend.key" "$OUT/outsider.key"
 chmod 755 "$OUT"
 
-echo "dev-certs: wrote CA, envoy and client certificates to $OUT"
+echo "dev-certs: wrote CA, envoy and client certificates and audit dev keys to $OUT"

@@ -3,7 +3,7 @@
 // free ports, waits for /ready, keeps its log for failure messages, and always stops it.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,13 +101,17 @@ export function substitute(doc: Node, subs: Substitutions): Node {
   return out;
 }
 
-/** Certificate `filename`s and access-log `path`s (any string value of those keys). */
+/**
+ * Certificate `filename`s and file access-log `path`s. Only a `path` beside a FileAccessLog `@type`:
+ * route matches have `path` keys too (`/v1/chat/completions`), and mapping those breaks routing.
+ */
 function mapFilePaths(node: unknown, map: (p: string) => string): void {
   if (Array.isArray(node)) return node.forEach((n) => mapFilePaths(n, map));
   if (typeof node !== 'object' || node === null) return;
   const obj = node as Node;
+  const isFileLog = typeof obj['@type'] === 'string' && obj['@type'].endsWith('.FileAccessLog');
   for (const [key, value] of Object.entries(obj)) {
-    if ((key === 'filename' || key === 'path') && typeof value === 'string' && value.startsWith('/')) obj[key] = map(value);
+    if ((key === 'filename' || (key === 'path' && isFileLog)) && typeof value === 'string' && value.startsWith('/')) obj[key] = map(value);
     else mapFilePaths(value, map);
   }
 }
@@ -162,6 +166,8 @@ export interface StartEnvoyOptions {
   readonly adminPort: number;
   readonly dir?: string;
   readonly readyTimeoutMs?: number;
+  /** More command-line flags (compose's), after the harness's own. */
+  readonly args?: readonly string[];
 }
 
 /** Starts Envoy and resolves once /ready answers 200; rejects with Envoy's log if it does not. */
@@ -172,7 +178,9 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<TestEnvoy>
   writeFileSync(configFile, stringify(options.config));
   const proc = spawn(
     ENVOY_BIN,
-    ['-c', configFile, '--disable-hot-restart', '--log-level', LOG_LEVEL, '--concurrency', '1', '--drain-time-s', '0'],
+    // File access logs are flushed every 10 s by default; a test reads them right after a request.
+    ['-c', configFile, '--disable-hot-restart', '--log-level', LOG_LEVEL, '--concurrency', '1', '--drain-time-s', '0',
+      ...(options.args?.includes('--file-flush-interval-msec') ? [] : ['--file-flush-interval-msec', '100']), ...(options.args ?? [])],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   running.add(proc);
@@ -234,21 +242,24 @@ function httpGet(port: number, p: string): Promise<{ status: number; body: strin
   });
 }
 
-/** `envoy --mode validate` on a config tree; resolves to Envoy's verdict and output. */
+/** `envoy --mode validate` on a config tree; Envoy's verdict and output. */
 export function validateEnvoyConfig(config: Node, dir: string): { ok: boolean; output: string } {
   if (!ENVOY_BIN) throw new Error(ENVOY_INSTALL_HINT);
-  const file = path.join(dir, `validate-${process.hrtime.bigint()}.yaml`);
-  writeFileSync(file, stringify(config));
+  const stem = path.join(dir, `validate-${process.hrtime.bigint()}`);
+  writeFileSync(`${stem}.yaml`, stringify(config));
+  // Output goes to a file, not a pipe: Node's pipes are sockets, and a shipped config's
+  // `/dev/stdout` access log cannot be opened on a socket (ENXIO).
+  const out = openSync(`${stem}.out`, 'w');
   try {
-    const output = execFileSync(ENVOY_BIN, ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'warn'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
+    execFileSync(ENVOY_BIN, ['--mode', 'validate', '-c', `${stem}.yaml`, '--disable-hot-restart', '--log-level', 'warn'], {
+      stdio: ['ignore', out, out],
       timeout: 30_000,
     });
-    return { ok: true, output };
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    return { ok: true, output: readFileSync(`${stem}.out`, 'utf8') };
+  } catch {
+    return { ok: false, output: readFileSync(`${stem}.out`, 'utf8') };
+  } finally {
+    closeSync(out);
   }
 }
 

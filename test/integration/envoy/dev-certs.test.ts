@@ -65,6 +65,15 @@ describe('scripts/dev-certs.sh', () => {
     }
   });
 
+  it('writes the audit trail dev keys the compose modelgate config mounts, in the formats modelgate loads', async () => {
+    const { loadSigningKey, loadPublicKey, signText, verifyText } = await import('../../../src/audit/signing.js');
+    const signing = await loadSigningKey(path.join(dir, 'audit-signing.key'));
+    const pub = await loadPublicKey(path.join(dir, 'audit-signing.pub'));
+    if (!signing.ok || !pub.ok) throw new Error(`keys did not load: ${JSON.stringify([signing, pub])}`);
+    expect(verifyText('checkpoint', signText('checkpoint', signing.key.privateKey), pub.key)).toBe(true);
+    expect(readFileSync(path.join(dir, 'audit-hash.key'), 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('does not overwrite an existing CA unless FORCE=1', () => {
     const before = cert('ca').fingerprint256;
     execFileSync('bash', [SCRIPT, dir], { stdio: 'pipe' });
