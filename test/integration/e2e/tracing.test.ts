@@ -1,0 +1,97 @@
+// Trace context through the real Envoy: a client's traceparent reaches modelgate and the decision
+// line carries its trace id; with docs/envoy.md's OpenTelemetry tracer on, Envoy's own span context
+// arrives in the gRPC call metadata and is the one logged, even when the client sent none.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ENVOY_BIN, freePort, ROOT, type Node } from '../../helpers/envoy.js';
+import { startStack, type Stack } from '../../helpers/envoy-stack.js';
+import { e2eFixture, gateYaml } from './fixture.js';
+
+const CLIENT_TRACE = '0af7651916cd43dd8448eb211c80319c';
+const traceparent = `00-${CLIENT_TRACE}-b7ad6b7169203331-01`;
+
+/** The two YAML blocks of docs/envoy.md's "Tracing" section: the HCM `tracing` and the collector cluster. */
+function tracingSnippets(): [Node, Node] {
+  const doc = readFileSync(path.join(ROOT, 'docs/envoy.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### Tracing'), doc.indexOf('\n## ', doc.indexOf('### Tracing')));
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]!) as Node);
+  if (blocks.length !== 2) throw new Error(`docs/envoy.md Tracing: expected 2 yaml blocks, found ${blocks.length}`);
+  return [blocks[0]!, blocks[1]!];
+}
+
+async function decisionFor(stack: Stack, requestId: string) {
+  await expect.poll(() => stack.gate!.logs.find((l) => l.msg === 'decision' && l.request_id === requestId)).toBeDefined();
+  return stack.gate!.logs.find((l) => l.msg === 'decision' && l.request_id === requestId)!;
+}
+
+/** Sends one allowed call and returns what the upstream received and the matching decision line. */
+async function traced(stack: Stack, headers: Record<string, string>) {
+  const res = await stack.call('batch-scorer', '/v1/models/fraud-detector:predict', { method: 'POST', body: '{}', headers });
+  expect(res.status).toBe(200);
+  const received = stack.upstream.received.at(-1)!;
+  const requestId = String(received.headers['x-request-id']);
+  return { received, decision: await decisionFor(stack, requestId) };
+}
+
+describe.skipIf(!ENVOY_BIN)('trace context through Envoy', () => {
+  describe('the shipped edge config (no tracer)', () => {
+    let stack: Stack;
+    beforeAll(async () => {
+      const fx = await e2eFixture();
+      stack = await startStack({ gateYaml: gateYaml(), gateFiles: fx.files, gateEnv: fx.env });
+    });
+    afterAll(async () => stack?.close());
+
+    it("logs the client's trace id and shares Envoy's request id", async () => {
+      const { received, decision } = await traced(stack, { traceparent });
+      expect(received.headers.traceparent).toBe(traceparent);
+      expect(decision.trace_id).toBe(CLIENT_TRACE);
+      const logged = stack.accessLog().find((l) => l.request_id === received.headers['x-request-id']);
+      expect(logged).toBeDefined();
+    });
+
+    it('logs no trace id when nobody sent one', async () => {
+      const { decision } = await traced(stack, {});
+      expect(decision).not.toHaveProperty('trace_id');
+    });
+  });
+
+  describe("docs/envoy.md's OpenTelemetry tracer", () => {
+    let stack: Stack;
+    beforeAll(async () => {
+      const fx = await e2eFixture();
+      const [tracing, cluster] = tracingSnippets();
+      // No collector listens there: Envoy drops its spans, but still propagates their context.
+      const collector = { address: '127.0.0.1', port: await freePort() };
+      stack = await startStack({
+        gateYaml: gateYaml(),
+        gateFiles: fx.files,
+        gateEnv: fx.env,
+        transform: (doc) => {
+          Object.assign(doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config, tracing);
+          doc.static_resources.clusters.push(cluster);
+        },
+        extraClusters: { otel_collector: collector },
+      });
+    });
+    afterAll(async () => stack?.close());
+
+    it("continues the client's trace: same trace id at modelgate and upstream, Envoy's own spans", async () => {
+      const { received, decision } = await traced(stack, { traceparent });
+      expect(decision.trace_id).toBe(CLIENT_TRACE);
+      const upstream = String(received.headers.traceparent);
+      expect(upstream).toMatch(new RegExp(`^00-${CLIENT_TRACE}-[0-9a-f]{16}-01$`));
+      expect(upstream).not.toBe(traceparent);
+    });
+
+    it('logs the trace Envoy started when the client sent none: it came in the gRPC call metadata', async () => {
+      const { received, decision } = await traced(stack, {});
+      const upstreamTrace = /^00-([0-9a-f]{32})-/.exec(String(received.headers.traceparent))?.[1];
+      expect(upstreamTrace).toBeDefined();
+      expect(decision.trace_id).toBe(upstreamTrace);
+    });
+  });
+});
