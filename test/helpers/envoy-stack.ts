@@ -3,7 +3,8 @@
 // envoy/sidecar.yaml) with only addresses, ports and file paths substituted.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,6 +92,11 @@ export interface StackOptions {
   readonly transform?: (doc: Node) => void;
   /** Endpoints for clusters a transform added, by cluster name. */
   readonly extraClusters?: Readonly<Record<string, Endpoint>>;
+  /**
+   * Files a transform's config names (a jwt_authn `local_jwks.filename`), by base name. They are
+   * written next to the dev certificates, where every absolute file path of the config is mapped.
+   */
+  readonly envoyFiles?: Readonly<Record<string, string>>;
   /** Where modelgate's clusters point instead of the in-process gate (a `serve` child process). */
   readonly gatePort?: number;
 }
@@ -105,6 +111,11 @@ export interface Stack {
   readonly port: number;
   /** Envoy's JSON file access log, parsed line by line. */
   accessLog(): Array<Record<string, unknown>>;
+  /**
+   * The first access-log line (at or after `from`, a line count) that `match`es. Envoy writes its
+   * file log every 10 s; this asks it to flush (admin POST /reopen_logs) until the line is there.
+   */
+  accessLogLine(match: (line: Record<string, unknown>) => boolean, from?: number, timeoutMs?: number): Promise<Record<string, unknown>>;
   call(cert: DevCert | null, target: string, o?: CallOptions): Promise<Reply>;
   close(): Promise<void>;
 }
@@ -121,6 +132,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     const certs = devCerts();
     closers.push(() => rmSync(certs, { recursive: true, force: true }));
+    for (const [name, content] of Object.entries(options.envoyFiles ?? {})) writeFileSync(path.join(certs, name), content);
     const gate = options.gatePort === undefined ? await startTestGate(options.gateYaml, { files: options.gateFiles, env: options.gateEnv }) : undefined;
     if (gate) closers.push(() => gate.close());
     const gatePort = options.gatePort ?? gate!.gate.grpcPort;
@@ -145,16 +157,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     closers.push(() => envoy.stop());
     const port = Object.values(listeners)[0]!;
     const accessLogFile = path.join(dir, 'access.log');
+    const accessLog = () =>
+      existsSync(accessLogFile)
+        ? readFileSync(accessLogFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [];
     return {
       envoy,
       gate,
       upstream,
       certs,
       port,
-      accessLog: () =>
-        existsSync(accessLogFile)
-          ? readFileSync(accessLogFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
-          : [],
+      accessLog,
+      async accessLogLine(match, from = 0, timeoutMs = 10_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          await adminPost(adminPort, '/reopen_logs');
+          const line = accessLog().slice(from).find(match);
+          if (line) return line;
+          if (Date.now() > deadline) throw new Error(`no matching access-log line after line ${from}:\n${JSON.stringify(accessLog().slice(from))}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      },
       call: (cert, target, o) => callEnvoy(port, certs, cert, target, o),
       close,
     };
@@ -162,4 +185,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await close();
     throw error;
   }
+}
+
+/** A POST on Envoy's admin API (reopen_logs also flushes the file access logs). */
+function adminPost(port: number, target: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: target, method: 'POST', agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('admin request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
 }
