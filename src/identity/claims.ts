@@ -2,6 +2,15 @@
 
 import type { JwtIssuerConfig } from '../config/schema.js';
 import type { Identity } from './identity.js';
+import { identityDenied, type IdentityResult } from './result.js';
+
+/**
+ * Subject, roles and attributes reach the model server as header values (`x-modelgate-*`). Envoy
+ * refuses a whole answer with a control character in one (validate_mutations: its own bodiless
+ * 500, after modelgate logged an allow), and HTTP drops surrounding whitespace, so the model server
+ * would read another subject than the one decided. Such a claim makes the claims invalid.
+ */
+const NOT_A_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]|^[\t ]|[\t ]$/;
 
 function claimAt(payload: Record<string, unknown>, path: string): unknown {
   if (path in payload) return payload[path];
@@ -26,9 +35,9 @@ export function identityFromClaims(
   payload: Record<string, unknown>,
   issuer: JwtIssuerConfig,
   method: 'jwt' | 'envoy_jwt',
-): Identity | undefined {
+): IdentityResult {
   const subject = claimAt(payload, issuer.claims.subject);
-  if (typeof subject !== 'string' || subject === '') return undefined;
+  if (typeof subject !== 'string' || subject === '') return identityDenied('token_claims_invalid', 'subject claim missing');
   const roles = new Set<string>();
   for (const path of issuer.claims.roles) rolesFrom(claimAt(payload, path), roles);
   const attributes: Record<string, string> = {};
@@ -36,7 +45,12 @@ export function identityFromClaims(
     const v = claimAt(payload, path);
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attributes[name] = String(v);
   }
-  return {
+  if (NOT_A_HEADER_VALUE.test(subject)) return identityDenied('token_claims_invalid', 'subject is not a valid header value');
+  for (const role of roles) if (NOT_A_HEADER_VALUE.test(role)) return identityDenied('token_claims_invalid', 'a role is not a valid header value');
+  for (const [name, v] of Object.entries(attributes)) {
+    if (NOT_A_HEADER_VALUE.test(v)) return identityDenied('token_claims_invalid', `attribute ${name} is not a valid header value`);
+  }
+  const identity: Identity = {
     subject,
     method,
     roles: [...roles],
@@ -44,4 +58,5 @@ export function identityFromClaims(
     issuer: issuer.name,
     expiresAt: typeof payload.exp === 'number' ? payload.exp : undefined,
   };
+  return { ok: true, identity };
 }

@@ -46,8 +46,7 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
     if (!issuer) return identityDenied('token_issuer_unknown', 'jwt_authn payload issuer not configured');
     const skew = issuer.config.clock_skew_seconds;
     if (typeof payload.exp === 'number' && payload.exp + skew <= nowMs / 1000) return identityDenied('token_expired');
-    const identity = identityFromClaims(payload, issuer.config, 'envoy_jwt');
-    return identity ? { ok: true, identity } : identityDenied('token_claims_invalid', 'subject claim missing');
+    return identityFromClaims(payload, issuer.config, 'envoy_jwt');
   };
 
   const verify = async (token: string, nowMs: number): Promise<IdentityResult> => {
@@ -79,9 +78,7 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
     } catch (error) {
       return identityDenied(reasonForJoseError(error), (error as Error).message);
     }
-    const identity = identityFromClaims(payload as Record<string, unknown>, issuer.config, 'jwt');
-    if (!identity) return identityDenied('token_claims_invalid', 'subject claim missing');
-    return { ok: true, identity };
+    return identityFromClaims(payload as Record<string, unknown>, issuer.config, 'jwt');
   };
 
   return {

@@ -181,6 +181,9 @@ ${policy}`,
         new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'es-1' }).setIssuer(ISSUER).setAudience('modelgate').setSubject('x').sign(es.privateKey),
       'token_claims_invalid'],
       ['oversized', async () => `${'a'.repeat(20_000)}.b.c`, 'token_malformed'],
+      // Envoy (validate_mutations) refuses an x-modelgate-subject with a line break: not an identity.
+      ['subject no header value can carry', async () => signToken(es, { issuer: ISSUER, subject: 'alice\r\nx-admin: 1' }), 'token_claims_invalid'],
+      ['role no header value can carry', async () => signToken(es, { issuer: ISSUER, claims: { roles: ['data_scientist', 'a\u0000b'] } }), 'token_claims_invalid'],
     ];
     for (const [name, make, reason] of cases) {
       it(name, async () => {
