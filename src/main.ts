@@ -104,6 +104,8 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     config: serverConfig,
     baseDir: loaded.baseDir,
     authorize,
+    onAbandoned: (input) =>
+      logger.warn({ request_id: input?.requestId || undefined }, 'check not evaluated: Envoy had reset it (its ext_authz timeout passed)'),
     extend: (server) => {
       addReflection(server);
       if (audit) addAccessLogService(server, { sink: audit.store, privacy: audit.privacy });

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../config/schema.js';
 import type { Authorizer } from '../pipeline/authorizer.js';
-import { checkHandler, type DecodedCheck } from './check-handler.js';
+import { checkHandler, type DecodedCheck, type OnAbandoned } from './check-handler.js';
 import { decodeCheckInput, INVALID_REQUEST } from './decode-wire.js';
 import { authorizationServiceDefinition, AUTHORIZATION_SERVICE } from './protos.js';
 
@@ -23,6 +23,8 @@ export interface GrpcServerOptions {
   readonly config: Config['server'];
   readonly baseDir: string;
   readonly authorize: Authorizer;
+  /** A check Envoy reset before it ran (its timeout passed while modelgate was stalled). */
+  readonly onAbandoned?: OnAbandoned;
   /** Extra services on the same port (the access-log receiver, reflection). */
   readonly extend?: (server: grpc.Server) => void;
 }
@@ -33,7 +35,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.max_receive_message_length': cfg.max_receive_message_bytes,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(checkServiceDefinition(), { Check: checkHandler(options.authorize) });
+  server.addService(checkServiceDefinition(), { Check: checkHandler(options.authorize, options.onAbandoned) });
   const health = new HealthImplementation({ '': 'SERVING', [AUTHORIZATION_SERVICE]: 'SERVING' });
   health.addToServer(server);
   options.extend?.(server);
