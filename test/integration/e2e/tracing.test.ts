@@ -49,8 +49,8 @@ describe.skipIf(!ENVOY_BIN)('trace context through Envoy', () => {
       const { received, decision } = await traced(stack, { traceparent });
       expect(received.headers.traceparent).toBe(traceparent);
       expect(decision.trace_id).toBe(CLIENT_TRACE);
-      const logged = stack.accessLog().find((l) => l.request_id === received.headers['x-request-id']);
-      expect(logged).toBeDefined();
+      const logged = await stack.accessLogLine((l) => l.request_id === received.headers['x-request-id']);
+      expect((logged.ext_authz as Record<string, unknown>).decision_id).toBe(decision.decision_id);
     });
 
     it('logs no trace id when nobody sent one', async () => {
