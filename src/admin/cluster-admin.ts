@@ -36,8 +36,8 @@ export function answerPrimary(): PrimaryAnswers {
   process.on('message', (message: Partial<ReadyRequest> | null) => {
     if (message?.modelgate !== 'readyz?' || typeof message.id !== 'number') return;
     const id = message.id;
-    void ready().then(({ ready, detail }) => {
-      if (process.connected) process.send?.({ modelgate: 'readyz', id, ready, detail } satisfies ReadyAnswer);
+    void ready().then(({ ready, degraded, detail }) => {
+      if (process.connected) process.send?.({ modelgate: 'readyz', id, ready, degraded, detail } satisfies ReadyAnswer);
     });
   });
   return {
@@ -66,7 +66,7 @@ export async function startClusterAdmin(options: ClusterAdminOptions): Promise<A
   let nextId = 0;
   const onMessage = (_worker: Worker, message: Partial<ReadyAnswer> | null) => {
     if (message?.modelgate !== 'readyz' || typeof message.id !== 'number') return;
-    pending.get(message.id)?.({ ready: message.ready === true, detail: String(message.detail) });
+    pending.get(message.id)?.({ ready: message.ready === true, degraded: message.degraded === true, detail: String(message.detail) });
   };
   cluster.on('message', onMessage);
 
@@ -92,9 +92,12 @@ export async function startClusterAdmin(options: ClusterAdminOptions): Promise<A
     if (workers.length === 0) return { ready: false, detail: 'not ready: no workers' };
     const answers = await Promise.all(workers.map(ask));
     const readyCount = answers.filter((a) => a.ready).length;
-    const summary = `${readyCount === workers.length ? 'ready' : 'not ready'}: ${readyCount} of ${workers.length} workers ready`;
+    const ready = readyCount === workers.length;
+    const degraded = answers.some((a) => a.degraded);
+    const verdict = ready ? (degraded ? 'ready (degraded)' : 'ready') : 'not ready';
+    const summary = `${verdict}: ${readyCount} of ${workers.length} workers ready`;
     const lines = workers.map((w, i) => `worker ${w.process.pid}: ${answers[i]!.detail}`);
-    return { ready: readyCount === workers.length, detail: [summary, ...lines].join('\n') };
+    return { ready, degraded, detail: [summary, ...lines].join('\n') };
   };
 
   const server = await startAdminServer({

@@ -13,6 +13,8 @@ export interface MetricsText {
 
 export interface Readiness {
   readonly ready: boolean;
+  /** Serving on a fail mode (a backend is down); ready or not, the body says which and why. */
+  readonly degraded?: boolean;
   readonly detail: string;
 }
 
@@ -21,7 +23,7 @@ export interface AdminServerOptions {
   readonly address: string;
   /** What /metrics serves: one instance's registry, or a cluster primary's aggregate. A rejection answers 500. */
   readonly metrics: () => Promise<MetricsText>;
-  /** Ready for traffic (a policy is loaded, the limiter answers `ready()`; in a cluster, every worker is). Never rejects. */
+  /** Ready for traffic (answers correctly under its fail modes, see readiness.ts; in a cluster, every worker is). Never rejects. */
   readonly ready: () => Promise<Readiness>;
 }
 

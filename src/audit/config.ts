@@ -1,7 +1,5 @@
 // Schema of the `audit` config section: store, receivers, privacy, Redis sink and report thresholds.
 
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -14,7 +12,9 @@ const duration = z.string().transform((text, ctx) => {
 
 // Credentials must never reach the audit store, even hashed: a keyed hash of a low-entropy
 // secret can be brute-forced by anyone who later obtains the hash key.
-const CREDENTIAL_NAME = /authorization|cookie|token|secret|password|passwd|api[-_]?key|credential|session/i;
+// Names tied to a particular deployment (its API-key header, its JWT header) are checked against the
+// identity config at load (config/credential-headers.ts); these are credentials anywhere.
+const CREDENTIAL_NAME = /authorization|cookie|token|secret|password|passwd|api[-_]?key|credential|session|jwt|assertion|client[-_]?cert/i;
 
 const keptField = z.strictObject({
   /** A request header (ALS `request_headers`, lower-case) or a key of the JSON access-log line. */
@@ -100,18 +100,6 @@ export function parseAuditConfig(input: unknown, origin = 'audit'): ConfigResult
   const issue = result.error.issues[0];
   const path = issue ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('') : '';
   return { ok: false, error: `${origin}${path}: ${issue?.message ?? 'invalid'}` };
-}
-
-/** Reads the `audit:` section of a modelgate YAML config file (the rest of the file is not ours to judge). */
-export async function readAuditConfigFile(file: string): Promise<ConfigResult> {
-  let doc: unknown;
-  try {
-    doc = parseYaml(await readFile(file, 'utf8'));
-  } catch (error) {
-    return { ok: false, error: `${file}: ${error instanceof Error ? error.message : String(error)}` };
-  }
-  const section = doc && typeof doc === 'object' ? (doc as Record<string, unknown>).audit : undefined;
-  return parseAuditConfig(section, `${file}: audit`);
 }
 
 export function defaultAuditConfig(): AuditConfig {

@@ -4,7 +4,8 @@ import { EXT_AUTHZ_NAMESPACE } from '../decision/metadata-keys.js';
 import { readExtAuthz } from './ext-authz-fields.js';
 import { principalOf } from './normalize-file.js';
 import type { Privacy } from './privacy.js';
-import type { AuditRecord, RecordSource } from './record.js';
+import type { RecordSource } from './record.js';
+import type { NormalizeResult } from './normalize-file.js';
 import { structToJson } from '../grpc/struct.js';
 import type { PbStruct as ProtoStruct } from '../grpc/envoy-types.js';
 
@@ -66,9 +67,25 @@ export function responseFlagCodes(flags: Record<string, unknown> | undefined): s
   return codes;
 }
 
+/** A duration in ms; 0 for one that has no finite value (it must never reach canonical JSON). */
 function millisOf(t: Timestamp | undefined): number {
   if (!t) return 0;
-  return Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6;
+  const ms = Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6;
+  return Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : 0;
+}
+
+// google.protobuf.Timestamp's own valid range (0001-01-01 to 9999-12-31): anything outside is not a
+// time Envoy wrote, and `new Date(...).toISOString()` throws a RangeError on part of it.
+const MIN_SECONDS = -62_135_596_800;
+const MAX_SECONDS = 253_402_300_799;
+
+/** The start time in epoch ms, or undefined when the entry's timestamp is not a valid Timestamp. */
+function startMillis(t: Timestamp | undefined): number | undefined {
+  const seconds = Number(t?.seconds ?? 0);
+  const nanos = t?.nanos ?? 0;
+  if (!Number.isInteger(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS) return undefined;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) return undefined;
+  return seconds * 1000 + Math.floor(nanos / 1e6);
 }
 
 function num(value: Long | undefined): number {
@@ -83,8 +100,18 @@ function addressText(a: SocketAddress | undefined, withPort: boolean): string {
   return s.address.includes(':') ? `[${s.address}]:${s.port_value}` : `${s.address}:${s.port_value}`;
 }
 
-export function normalizeAlsEntry(entry: HttpAccessLogEntry, source: RecordSource, privacy: Privacy): AuditRecord {
+/**
+ * One entry to one record, or an error value for an entry no record can hold (the receiver drops and
+ * counts it). Anything the sender controls must end here as a value: a throw would reach the stream's
+ * data listener.
+ */
+export function normalizeAlsEntry(entry: HttpAccessLogEntry, source: RecordSource, privacy: Privacy): NormalizeResult {
   const common = entry.common_properties ?? {};
+  const start = startMillis(common.start_time);
+  if (start === undefined) {
+    const t = common.start_time;
+    return { ok: false, error: `start_time out of range (seconds ${String(t?.seconds)}, nanos ${String(t?.nanos)})` };
+  }
   const request = entry.request ?? {};
   const response = entry.response ?? {};
   const namespace = common.metadata?.filter_metadata?.[EXT_AUTHZ_NAMESPACE];
@@ -95,8 +122,8 @@ export function normalizeAlsEntry(entry: HttpAccessLogEntry, source: RecordSourc
   const certSubject = peerCert?.subject ?? '';
   const address = privacy.address(addressText(common.downstream_remote_address, false));
   const duration = common.duration ?? common.time_to_last_downstream_tx_byte;
-  return {
-    time: new Date(millisOf(common.start_time)).toISOString(),
+  const record = {
+    time: new Date(start).toISOString(),
     request_id: request.request_id || metadataRequestId,
     source,
     method: request.request_method && request.request_method !== 'METHOD_UNSPECIFIED' ? request.request_method : '',
@@ -114,11 +141,12 @@ export function normalizeAlsEntry(entry: HttpAccessLogEntry, source: RecordSourc
     response_code: response.response_code?.value ?? 0,
     response_flags: responseFlagCodes(common.response_flags),
     response_code_details: response.response_code_details ?? '',
-    duration_ms: Math.round(millisOf(duration) * 1000) / 1000,
+    duration_ms: millisOf(duration),
     bytes_received: num(request.request_body_bytes),
     bytes_sent: num(response.response_body_bytes),
     upstream_host: addressText(common.upstream_remote_address, true),
     ratelimit: authz.ratelimit,
     kept: privacy.kept(request.request_headers ?? {}),
   };
+  return { ok: true, record };
 }

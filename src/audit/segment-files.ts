@@ -1,6 +1,6 @@
 // Segment file names and raw reading: which files form the store, in order, and where their lines end.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const SEGMENT_NAME = /^audit-(\d{8})-(\d{8}T\d{6}Z)\.jsonl$/;
@@ -37,6 +37,26 @@ export async function listSegments(dir: string): Promise<SegmentFile[]> {
     if (match) segments.push({ index: Number(match[1]), name, path: join(dir, name), openedAt: parseStamp(match[2]!) });
   }
   return segments.sort((a, b) => a.index - b.index);
+}
+
+export type StoreDir =
+  | { readonly ok: true; readonly segments: SegmentFile[] }
+  | { readonly ok: false; readonly problem: 'missing' | 'not_a_directory' | 'empty'; readonly message: string };
+
+/**
+ * The store's segments, or why there is no trail to read. Readers (verify, report) refuse all
+ * three unless told a trail may be empty: a mistyped path must not pass as an untampered trail.
+ */
+export async function openStoreDir(dir: string): Promise<StoreDir> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return { ok: false, problem: 'not_a_directory', message: `${dir} is not a directory` };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return { ok: false, problem: 'missing', message: `${dir} does not exist` };
+  }
+  const segments = await listSegments(dir);
+  if (segments.length === 0) return { ok: false, problem: 'empty', message: `${dir} holds no audit segments` };
+  return { ok: true, segments };
 }
 
 export interface SplitLines {

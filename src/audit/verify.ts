@@ -3,7 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson, entryHash, GENESIS_HASH } from './canonical.js';
 import { checkpointSignedText, type CheckpointEntry, type SegmentEntry } from './chain-entry.js';
-import { listSegments, readSegment, type SegmentFile } from './segment-files.js';
+import { openStoreDir, readSegment, type SegmentFile } from './segment-files.js';
 import { keyIdOf, verifyText } from './signing.js';
 
 export type IssueKind =
@@ -14,7 +14,9 @@ export type IssueKind =
   | 'unsealed'
   | 'missing_segment'
   | 'checkpoint_mismatch'
-  | 'signature_invalid';
+  | 'signature_invalid'
+  /** No trail at all: the directory is missing, not a directory, or holds no record (see `allowEmpty`). */
+  | 'no_trail';
 
 export interface VerifyIssue {
   readonly kind: IssueKind;
@@ -58,8 +60,26 @@ async function load(file: SegmentFile): Promise<LoadedSegment> {
   return { file, lines, tornBytes: split.torn.length };
 }
 
-export async function verifyStore(dir: string, options: { publicKey?: KeyObject } = {}): Promise<VerifyReport> {
-  const segments = await Promise.all((await listSegments(dir)).map(load));
+export interface VerifyOptions {
+  readonly publicKey?: KeyObject;
+  /** A missing directory or one without records verifies as OK (a trail not started yet); off by default. */
+  readonly allowEmpty?: boolean;
+}
+
+export async function verifyStore(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const found = await openStoreDir(dir);
+  if (!found.ok) return noTrail(dir, found.problem !== 'not_a_directory' && options.allowEmpty === true, found.message, options);
+  const report = verifySegments(await Promise.all(found.segments.map(load)), options);
+  if (report.ok && report.entries === 0) return noTrail(dir, options.allowEmpty === true, `${dir} holds no audit records`, options);
+  return report;
+}
+
+function noTrail(dir: string, allowed: boolean, message: string, options: VerifyOptions): VerifyReport {
+  const issues: VerifyIssue[] = allowed ? [] : [{ kind: 'no_trail', segment: dir, line: 0, message: `${message}: nothing to verify` }];
+  return { ok: allowed, segments: 0, entries: 0, checkpoints: 0, signaturesChecked: options.publicKey !== undefined, issues };
+}
+
+function verifySegments(segments: readonly LoadedSegment[], options: VerifyOptions): VerifyReport {
   const issues: VerifyIssue[] = [];
   const where = new Map<number, string>(); // seq → "segment line N", to tell a move from a removal
   for (const s of segments) {

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, formatKeyPath, type ConfigProblem, type KeyPath } from './problems.js';
 import { applyEnvOverrides, type SettingSource } from './env.js';
+import { keptCredentialProblems } from './credential-headers.js';
 
 export interface LoadedConfig {
   readonly file: string;
@@ -32,6 +33,33 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { raw, describe } = parseLocatedYaml(text, file);
+  const { value, sources } = applyEnvOverrides(raw, env);
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => issueProblems(issue)).map(describe));
+  }
+  // Rules that span sections, which no one section's schema can see.
+  const crossProblems = keptCredentialProblems(parsed.data);
+  if (crossProblems.length > 0) throw new ConfigError(file, crossProblems.map(describe));
+  return {
+    file,
+    baseDir: dirname(resolve(file)),
+    config: deepFreeze(parsed.data),
+    sources,
+    describe,
+  };
+}
+
+export interface LocatedYaml {
+  /** The document as plain JS (`{}` when empty). */
+  readonly raw: unknown;
+  /** `file:line: key.path: message`, the line being the deepest node of the path that exists. */
+  readonly describe: (problem: ConfigProblem) => string;
+}
+
+/** Parses YAML keeping node positions; throws ConfigError naming the line of each syntax error. */
+export function parseLocatedYaml(text: string, file: string): LocatedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -51,25 +79,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const line = lineOf(p.path);
     return `${file}${line ? `:${line}` : ''}: ${formatKeyPath(p.path)}: ${p.message}`;
   };
-
-  const raw: unknown = doc.toJS() ?? {};
-  const { value, sources } = applyEnvOverrides(raw, env);
-  const parsed = configSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => issueProblems(issue)).map(describe));
-  }
-  return {
-    file,
-    baseDir: dirname(resolve(file)),
-    config: deepFreeze(parsed.data),
-    sources,
-    describe,
-  };
+  return { raw: doc.toJS() ?? {}, describe };
 }
 
 /** Unknown keys are reported one per key so the message names the misspelled field itself. */
-function issueProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+export function issueProblems(issue: z.core.$ZodIssue, prefix: KeyPath = []): ConfigProblem[] {
+  const path = [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key}'` }));
   }

@@ -58,8 +58,14 @@ const serverSchema = z.strictObject({
 
 const claimsSchema = z.strictObject({
   subject: nonEmpty.default('sub'),
-  /** Claim paths (dots for nesting) whose values become roles; space-separated strings are split. */
-  roles: names.default(['roles', 'groups', 'scope', 'scp']),
+  /**
+   * Claim paths (dots for nesting) whose values become roles; space-separated strings are split.
+   * Scopes are not roles by default (a client asks for `scope: admin`, an issuer grants roles); list
+   * `scope` here to map it anyway.
+   */
+  roles: names.default(['roles', 'groups']),
+  /** Claim paths whose values become `subject.scopes` in CEL (OAuth `scope` strings, `scp` arrays). */
+  scopes: names.default(['scope', 'scp']),
   /** attribute name → claim path */
   attributes: attributes.default({}),
 });

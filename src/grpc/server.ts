@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../config/schema.js';
-import type { Authorizer } from '../pipeline/authorizer.js';
+import type { Authorizer, OnInternalError } from '../pipeline/authorizer.js';
 import { checkHandler, type DecodedCheck, type OnAbandoned } from './check-handler.js';
 import { decodeCheckInput, INVALID_REQUEST } from './decode-wire.js';
 import { authorizationServiceDefinition, AUTHORIZATION_SERVICE } from './protos.js';
@@ -15,6 +15,11 @@ export interface GrpcServerHandle {
   readonly server: grpc.Server;
   readonly port: number;
   readonly health: HealthImplementation;
+  /**
+   * What grpc.health.v1 answers (Envoy's cluster health check): the readiness of this instance, the
+   * same verdict /readyz gives. Ignored once shutdown has begun, which always says NOT_SERVING.
+   */
+  setServing(serving: boolean): void;
   /** Stop accepting, let in-flight calls finish for up to graceMs, then cut the rest. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -25,6 +30,8 @@ export interface GrpcServerOptions {
   readonly authorize: Authorizer;
   /** A check Envoy reset before it ran (its timeout passed while modelgate was stalled). */
   readonly onAbandoned?: OnAbandoned;
+  /** Failures the Check handler catches after the decision (encoding, sending, logging). */
+  readonly onError?: OnInternalError;
   /** Extra services on the same port (the access-log receiver, reflection). */
   readonly extend?: (server: grpc.Server) => void;
 }
@@ -35,7 +42,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.max_receive_message_length': cfg.max_receive_message_bytes,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(checkServiceDefinition(), { Check: checkHandler(options.authorize, options.onAbandoned) });
+  server.addService(checkServiceDefinition(), {
+    Check: checkHandler(options.authorize, { onAbandoned: options.onAbandoned, onError: options.onError }),
+  });
   const health = new HealthImplementation({ '': 'SERVING', [AUTHORIZATION_SERVICE]: 'SERVING' });
   health.addToServer(server);
   options.extend?.(server);
@@ -43,16 +52,31 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const credentials = serverCredentials(cfg.tls, options.baseDir);
   const port = await new Promise<number>((ok, fail) =>
     server.bindAsync(cfg.address, credentials, (error, p) => (error ? fail(error) : ok(p))),
-  );
+  ).catch((error: unknown) => {
+    server.forceShutdown(); // nothing is bound, but the server's own timers must not outlive a failed start
+    throw error;
+  });
+
+  let status: 'SERVING' | 'NOT_SERVING' = 'SERVING';
+  let stopping = false;
+  const setStatus = (next: 'SERVING' | 'NOT_SERVING') => {
+    if (next === status) return; // setStatus wakes every Watch stream: only on a change
+    status = next;
+    health.setStatus('', next);
+    health.setStatus(AUTHORIZATION_SERVICE, next);
+  };
 
   return {
     server,
     port,
     health,
+    setServing: (serving) => {
+      if (!stopping) setStatus(serving ? 'SERVING' : 'NOT_SERVING');
+    },
     shutdown: (graceMs) =>
       new Promise<void>((done) => {
-        health.setStatus('', 'NOT_SERVING');
-        health.setStatus(AUTHORIZATION_SERVICE, 'NOT_SERVING');
+        stopping = true;
+        setStatus('NOT_SERVING');
         const timer = setTimeout(() => {
           server.forceShutdown();
           done();

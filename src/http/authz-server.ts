@@ -1,19 +1,22 @@
 // The HTTP authorization server (Envoy http_service, nginx auth_request): read, decode once, ask
-// the same authorizer as the gRPC mode, answer exactly once, then log.
+// the same authorizer as the gRPC mode, answer exactly once, then log. Nothing after the decision
+// may throw out of a request: each step is wrapped and its failure reported.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
-import type { Authorizer } from '../pipeline/authorizer.js';
+import { reportFailure, type Authorizer, type CheckOutcome, type OnInternalError } from '../pipeline/authorizer.js';
 import { checkInputFromHttp } from './decode.js';
 import { encodeHttpAnswer, type HttpAnswer } from './encode.js';
-import { readBoundedBody } from './read-body.js';
+import { readBoundedBody, type ReadBody } from './read-body.js';
 
 export interface HttpAuthzServerOptions {
   readonly config: Config['server'];
   readonly authorize: Authorizer;
   /** All configured upstream identity header names, read per request so a reload applies. */
   readonly identityHeaders: () => readonly string[];
+  /** Failures caught after the decision (building or sending the answer, logging). */
+  readonly onError?: OnInternalError;
 }
 
 export interface HttpAuthzServerHandle {
@@ -30,36 +33,68 @@ export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Pro
     headers: [['content-type', 'application/json']],
     body: JSON.stringify({ error: 'unavailable', reason: 'internal_error', request_id: '' }),
   };
+  const onError = options.onError;
   const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
+    // handle() catches its own failures; this is the last guard against an unhandled rejection.
+    handle(req, res).catch((error: unknown) => {
+      reportFailure(onError, error, 'send');
+      res.destroy();
+    });
   });
   // Proxies keep upstream connections open for long; outlive their idle timeout so a reused
   // connection is never one we are closing at that moment.
   server.keepAliveTimeout = 65_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let answer: HttpAnswer;
-    let finish: (() => void) | undefined;
+    let body: ReadBody;
     try {
-      const body = await readBoundedBody(req, cfg.max_body_bytes);
+      body = await readBoundedBody(req, cfg.max_body_bytes);
+    } catch {
+      // The proxy went away mid-body: nobody is left to answer (send() skips a destroyed response).
+      return send(res, failure);
+    }
+    let outcome: CheckOutcome;
+    try {
       const input = checkInputFromHttp(
         { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, remoteAddress: remote(req), body },
         cfg,
       );
-      const outcome = await options.authorize(input);
-      answer = encodeHttpAnswer(outcome.answer, options.identityHeaders());
-      finish = outcome.finish;
-    } catch {
-      // The authorizer turns pipeline failures into denies itself; this is a broken socket or
-      // answer builder, and the proxy must still get a deny rather than a hang.
-      answer = failure;
+      outcome = await options.authorize(input);
+    } catch (error) {
+      // The authorizer turns pipeline failures into denies itself; this is a broken decoder or answer
+      // builder, and the proxy must still get a deny rather than a hang.
+      reportFailure(onError, error, 'answer');
+      return send(res, failure);
     }
+    let answer: HttpAnswer;
+    try {
+      answer = encodeHttpAnswer(outcome.answer, options.identityHeaders());
+    } catch (error) {
+      // No decision line for an answer that never left, as in gRPC mode: the failure is reported instead.
+      reportFailure(onError, error, 'encode');
+      return send(res, failure);
+    }
+    send(res, answer);
+    try {
+      outcome.finish();
+    } catch (error) {
+      reportFailure(onError, error, 'log');
+    }
+  }
+
+  /** Exactly one answer: the one given, else the failure deny, else (headers already out) a reset. */
+  function send(res: ServerResponse, answer: HttpAnswer): void {
     try {
       respond(res, answer);
-    } catch {
-      respond(res, failure);
+    } catch (error) {
+      reportFailure(onError, error, 'send');
+      if (res.headersSent) return void res.destroy();
+      try {
+        respond(res, failure);
+      } catch {
+        res.destroy();
+      }
     }
-    finish?.();
   }
 
   await new Promise<void>((ok, fail) => {

@@ -1,4 +1,4 @@
-// Maps verified JWT claims to subject, roles and attributes according to an issuer's claim settings.
+// Maps verified JWT claims to subject, roles, scopes and attributes according to an issuer's claim settings.
 
 import type { JwtIssuerConfig } from '../config/schema.js';
 import type { Identity } from './identity.js';
@@ -12,18 +12,26 @@ import { identityDenied, type IdentityResult } from './result.js';
  */
 const NOT_A_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]|^[\t ]|[\t ]$/;
 
-function claimAt(payload: Record<string, unknown>, path: string): unknown {
-  if (path in payload) return payload[path];
+/**
+ * Roles travel upstream joined with `,` in one header (`x-modelgate-roles`), and a model server
+ * splits them back on `,` and trims whitespace: a role `viewer,admin` or `viewer admin` would read
+ * as two roles there, one of which the policy never granted. Such a role makes the claims invalid.
+ */
+const ROLE_SEPARATOR = /[,\s]/;
+
+/** A claim by name, else by dotted path; own properties only, so `constructor` is never a claim. */
+export function claimAt(payload: Readonly<Record<string, unknown>>, path: string): unknown {
+  if (Object.hasOwn(payload, path)) return payload[path];
   let cur: unknown = payload;
   for (const part of path.split('.')) {
-    if (!cur || typeof cur !== 'object') return undefined;
+    if (!cur || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;
 }
 
-/** Roles come as arrays or as OAuth-style space-separated strings (`scope`); both are accepted. */
-function rolesFrom(value: unknown, into: Set<string>): void {
+/** Arrays of strings, or an OAuth-style space-separated string (RFC 6749 `scope`). */
+function valuesFrom(value: unknown, into: Set<string>): void {
   if (typeof value === 'string') {
     for (const r of value.split(' ')) if (r) into.add(r);
   } else if (Array.isArray(value)) {
@@ -39,14 +47,20 @@ export function identityFromClaims(
   const subject = claimAt(payload, issuer.claims.subject);
   if (typeof subject !== 'string' || subject === '') return identityDenied('token_claims_invalid', 'subject claim missing');
   const roles = new Set<string>();
-  for (const path of issuer.claims.roles) rolesFrom(claimAt(payload, path), roles);
+  for (const path of issuer.claims.roles) valuesFrom(claimAt(payload, path), roles);
+  // Scopes say what the client may ask on the user's behalf, not who the user is: their own variable.
+  const scopes = new Set<string>();
+  for (const path of issuer.claims.scopes) valuesFrom(claimAt(payload, path), scopes);
   const attributes: Record<string, string> = {};
   for (const [name, path] of Object.entries(issuer.claims.attributes)) {
     const v = claimAt(payload, path);
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attributes[name] = String(v);
   }
   if (NOT_A_HEADER_VALUE.test(subject)) return identityDenied('token_claims_invalid', 'subject is not a valid header value');
-  for (const role of roles) if (NOT_A_HEADER_VALUE.test(role)) return identityDenied('token_claims_invalid', 'a role is not a valid header value');
+  for (const role of roles) {
+    if (NOT_A_HEADER_VALUE.test(role)) return identityDenied('token_claims_invalid', 'a role is not a valid header value');
+    if (ROLE_SEPARATOR.test(role)) return identityDenied('token_claims_invalid', 'a role contains a separator (comma or whitespace)');
+  }
   for (const [name, v] of Object.entries(attributes)) {
     if (NOT_A_HEADER_VALUE.test(v)) return identityDenied('token_claims_invalid', `attribute ${name} is not a valid header value`);
   }
@@ -54,6 +68,7 @@ export function identityFromClaims(
     subject,
     method,
     roles: [...roles],
+    scopes: [...scopes],
     attributes,
     issuer: issuer.name,
     expiresAt: typeof payload.exp === 'number' ? payload.exp : undefined,

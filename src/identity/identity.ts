@@ -7,6 +7,8 @@ export interface Identity {
   readonly subject: string;
   readonly method: AuthMethod;
   readonly roles: readonly string[];
+  /** OAuth scopes (JWT `scope`/`scp` by default): CEL `subject.scopes`, never roles, never a header. */
+  readonly scopes?: readonly string[];
   /** Attributes such as `org`, `tier`, `tenant`, `env`: strings only, so they fit headers and CEL alike. */
   readonly attributes: Readonly<Record<string, string>>;
   /** JWT issuer name, API key id, or the certificate SAN the subject came from. */

@@ -44,6 +44,8 @@ export interface RemoteKeySourceOptions {
 }
 
 const MAX_DOCUMENT_BYTES = 1 << 20;
+/** With no keys yet, how often a check may start a new fetch (capped by the issuer's cooldown). */
+const NO_KEYS_RETRY_MS = 1_000;
 
 /**
  * Keeps the last good key set forever: an IdP outage must not turn every request into a 401, and
@@ -96,7 +98,12 @@ export function remoteKeySource(options: RemoteKeySourceOptions): KeySource {
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
     if (!keys) {
-      await refreshWithin(options.waitMs);
+      // Never fetched successfully: without this floor every check for the issuer would start a
+      // fetch of its own while the IdP is down. Checks join a fetch in flight, or retry at most
+      // once per NO_KEYS_RETRY_MS, and are answered identity_backend_unavailable in between.
+      if (inflight || options.now() - lastAttempt >= Math.min(options.cooldownMs, NO_KEYS_RETRY_MS)) {
+        await refreshWithin(options.waitMs);
+      }
       if (!keys) throw new JwksUnavailableError('no JWKS available');
     } else if (options.now() - fetchedAt > options.maxAgeMs) {
       void refresh();

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { JwtConfig, JwtIssuerConfig } from '../config/schema.js';
 import type { DenyReason } from '../decision/reasons.js';
 import type { CheckInput } from '../pipeline/check-input.js';
+import { checkRegisteredClaims } from './claim-checks.js';
 import { identityFromClaims } from './claims.js';
 import type { Identity } from './identity.js';
 import type { KeySource } from './jwks.js';
@@ -41,12 +42,12 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
     return payload && typeof payload === 'object' ? (payload as Record<string, unknown>) : undefined;
   };
 
+  // Envoy checked the signature (and whatever its provider config checks); the issuer's own claim
+  // rules are modelgate's, and are checked exactly as for a token it verifies itself.
   const fromEnvoy = (payload: Record<string, unknown>, nowMs: number): IdentityResult => {
     const issuer = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined;
     if (!issuer) return identityDenied('token_issuer_unknown', 'jwt_authn payload issuer not configured');
-    const skew = issuer.config.clock_skew_seconds;
-    if (typeof payload.exp === 'number' && payload.exp + skew <= nowMs / 1000) return identityDenied('token_expired');
-    return identityFromClaims(payload, issuer.config, 'envoy_jwt');
+    return checkRegisteredClaims(payload, issuer.config, nowMs) ?? identityFromClaims(payload, issuer.config, 'envoy_jwt');
   };
 
   const verify = async (token: string, nowMs: number): Promise<IdentityResult> => {
@@ -67,18 +68,18 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
     }
     let payload: JWTPayload;
     try {
+      // jose checks the signature (and, always, exp/nbf when present, with the same skew and clock);
+      // the issuer's claim rules are checkRegisteredClaims', shared with the jwt_authn path.
       ({ payload } = await jwtVerify(token, issuer.keys.getKey, {
-        issuer: issuer.config.issuer,
-        audience: issuer.config.audiences,
         algorithms: issuer.config.algorithms as string[],
         clockTolerance: issuer.config.clock_skew_seconds,
-        requiredClaims: ['exp', ...issuer.config.required_claims],
         currentDate: new Date(nowMs),
       }));
     } catch (error) {
       return identityDenied(reasonForJoseError(error), (error as Error).message);
     }
-    return identityFromClaims(payload as Record<string, unknown>, issuer.config, 'jwt');
+    const claims = payload as Record<string, unknown>;
+    return checkRegisteredClaims(claims, issuer.config, nowMs) ?? identityFromClaims(claims, issuer.config, 'jwt');
   };
 
   return {

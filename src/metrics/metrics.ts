@@ -20,12 +20,21 @@ export interface ModelgateMetrics {
   jwksFetch(issuer: string, outcome: 'ok' | 'error'): void;
   tokenCache(hit: boolean): void;
   internalError(error: unknown): void;
+  /** What the process-level guard caught: a rejection nobody handled, or an exception nobody caught. */
+  uncaughtError(kind: 'unhandled_rejection' | 'uncaught_exception', error: unknown): void;
+  /** The readiness verdict /readyz and gRPC health give, and whether it is degraded (serving on a fail mode). */
+  setReadiness(ready: boolean, degraded: boolean): void;
   reload(result: 'success' | 'failure'): void;
   /** After a config is in service: bounded model labels, shadow-deny rule ids, the policy hash gauge. */
   setPolicy(config: Config, sha256: string): void;
   /** The Redis limiter reports each script call here (createLimiter's onRedisCall). */
   redisCall(outcome: 'ok' | 'error', seconds: number): void;
+  /** The Redis limiter reports each change of its circuit here (createLimiter's onRedisCircuit). */
+  redisCircuit(state: 'closed' | 'open' | 'half_open'): void;
 }
+
+/** The circuit gauge's values: higher is worse, so `max` over workers shows the worst. */
+const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 export interface MetricsOptions {
   /** Process, heap, GC and event-loop-lag metrics; on for servers, off for short-lived tools. */
@@ -88,6 +97,19 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers,
   );
+  const circuitState = new Gauge({
+    name: 'modelgate_ratelimit_redis_circuit_state',
+    help: 'The Redis limiter circuit: 0 closed (checks go to Redis), 1 half-open (trying Redis again), 2 open (each limit applies its on_redis_error without waiting)',
+    registers,
+    aggregator: 'max',
+  });
+  const circuitChanges = new Counter({
+    name: 'modelgate_ratelimit_redis_circuit_transitions_total',
+    help: 'Changes of the Redis limiter circuit, by the state entered (open, half_open, closed)',
+    labelNames: ['state'] as const,
+    registers,
+  });
+  for (const state of Object.keys(CIRCUIT_VALUE)) circuitChanges.inc({ state }, 0);
   const redisOk = redisLatency.series({ outcome: 'ok' });
   const redisError = redisLatency.series({ outcome: 'error' });
   const reloads = new Counter({
@@ -123,6 +145,26 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     labelNames: ['class'] as const,
     registers,
   });
+  const uncaught = new Counter({
+    name: 'modelgate_uncaught_errors_total',
+    help: 'Errors no handler caught, seen by the process guard of `modelgate serve`, by kind (unhandled_rejection: logged, serving goes on; uncaught_exception: the process exits 1) and error class',
+    labelNames: ['kind', 'class'] as const,
+    registers,
+  });
+  const ready = new Gauge({
+    name: 'modelgate_ready',
+    help: '1 when /readyz answers 200 and gRPC health says SERVING: the instance answers correctly under its configured fail modes',
+    registers,
+    // Over cluster workers: ready only if every worker is.
+    aggregator: 'min',
+  });
+  const degraded = new Gauge({
+    name: 'modelgate_degraded',
+    help: '1 while the instance serves on a fail mode (the rate limiter backend is unreachable and every enforced limit is fail_open)',
+    registers,
+    // Over cluster workers: degraded if any worker is.
+    aggregator: 'max',
+  });
   for (const result of ['success', 'failure']) reloads.inc({ result }, 0);
 
   let labelModel: (model: string | undefined) => string = () => 'other';
@@ -144,6 +186,11 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     jwksFetch: (issuer, outcome) => jwks.inc({ issuer, outcome }),
     tokenCache: (hit) => tokenCache.inc({ result: hit ? 'hit' : 'miss' }),
     internalError: (error) => errors.inc({ class: errorClass(error) }),
+    uncaughtError: (kind, error) => uncaught.inc({ kind, class: errorClass(error) }),
+    setReadiness(isReady, isDegraded) {
+      ready.set(isReady ? 1 : 0);
+      degraded.set(isDegraded ? 1 : 0);
+    },
     reload: (result) => reloads.inc({ result }),
     setPolicy(config, sha256) {
       labelModel = modelLabeler(config.policy);
@@ -154,6 +201,10 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
       policyLoaded.set(Date.now() / 1000);
     },
     redisCall: (outcome, seconds) => (outcome === 'ok' ? redisOk : redisError).observe(seconds),
+    redisCircuit(state) {
+      circuitState.set(CIRCUIT_VALUE[state]);
+      circuitChanges.inc({ state });
+    },
   };
 
 

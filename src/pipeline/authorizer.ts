@@ -24,19 +24,30 @@ export interface CheckOutcome {
   /**
    * Call after the response is on its way: writes the decision log line. `transportTrace` reads the
    * trace headers of the call itself (Envoy's gRPC client puts its span there); the request's own
-   * headers are the fallback.
+   * headers are the fallback. Never throws: a failing log or metric is reported to `onError`.
    */
   readonly finish: (transportTrace?: (name: string) => string | undefined) => void;
 }
+
+/**
+ * Where an internal failure was caught. `check` is the only one that changes the answer (to the
+ * configured error deny); `answer` and `encode` leave the transport answering its error answer;
+ * the rest happen after the answer is on its way and change nothing the proxy sees.
+ */
+export type FailurePhase = 'check' | 'answer' | 'encode' | 'send' | 'log' | 'observe' | 'abandoned';
+
+/** Counts a caught failure by class and logs it. It may throw: callers swallow that, the process must live. */
+export type OnInternalError = (error: unknown, phase: FailurePhase, decisionId?: string) => void;
 
 export interface AuthorizerHooks {
   readonly log: DecisionLog;
   /** Observes every finished check (metrics). */
   readonly observe?: (decision: Decision, answer: Answer, latencySeconds: number) => void;
   /** Observes internal failures by class, so a bug is counted as well as denied; logs carry the decision id. */
-  readonly onError?: (error: unknown, decisionId: string) => void;
+  readonly onError?: OnInternalError;
 }
 
+/** Rejects only when no answer could be built (a bug in the answer builder); transports then answer their error. */
 export type Authorizer = (input: CheckInput | undefined, trace?: CheckTrace) => Promise<CheckOutcome>;
 
 const EMPTY: readonly string[] = [];
@@ -56,7 +67,7 @@ export function createAuthorizer(stages: StagesRef, hooks: AuthorizerHooks): Aut
         decision = await runCheck(input, current, recorded);
       } catch (error) {
         // Bugs and broken backends end here: never an allow, never a crash, never internal text to the client.
-        hooks.onError?.(error, decisionId);
+        reportFailure(hooks.onError, error, 'check', decisionId);
         decision = deny('internal_error', error instanceof Error ? `${error.name}: ${error.message}` : String(error));
       }
     }
@@ -64,13 +75,33 @@ export function createAuthorizer(stages: StagesRef, hooks: AuthorizerHooks): Aut
     return {
       answer,
       decision,
+      // The answer has been sent: a throw from here on must not reach the transport's promise chain,
+      // where it would become an unhandled rejection. Each hook is guarded on its own.
       finish: (transportTrace) => {
         const ns = process.hrtime.bigint() - started;
-        hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus, trace: recorded, transportTrace });
-        hooks.observe?.(decision, answer, Number(ns) / 1e9);
+        try {
+          hooks.log({ decisionId, input, decision, latencyUs: Number(ns / 1000n), httpStatus: answer.httpStatus, trace: recorded, transportTrace });
+        } catch (error) {
+          reportFailure(hooks.onError, error, 'log', decisionId);
+        }
+        try {
+          hooks.observe?.(decision, answer, Number(ns) / 1e9);
+        } catch (error) {
+          reportFailure(hooks.onError, error, 'observe', decisionId);
+        }
       },
     };
   };
+}
+
+/** Hands a caught failure to the reporter; a reporter that throws too is ignored, never rethrown. */
+export function reportFailure(onError: OnInternalError | undefined, error: unknown, phase: FailurePhase, decisionId?: string): void {
+  try {
+    onError?.(error, phase, decisionId);
+  } catch {
+    // The reporter itself failed (its logger or metric threw): nothing is left to tell, and the
+    // check has its answer; swallowing is the only way to keep the process serving.
+  }
 }
 
 function deny(reason: DenyReason, detail: string): Decision {

@@ -13,6 +13,8 @@ const identitySchema = z.strictObject({
   subject: z.string().min(1),
   method: z.enum(['jwt', 'envoy_jwt', 'mtls', 'api_key']).default('jwt'),
   roles: z.array(z.string()).default([]),
+  /** CEL `subject.scopes`. */
+  scopes: z.array(z.string()).default([]),
   attributes: strings.default({}),
 });
 

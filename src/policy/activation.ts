@@ -8,7 +8,7 @@ import { RecordMap } from './record-map.js';
 /**
  * @bufbuild/cel reads a variable as `activation[name]` and wraps a `Map` as it is, but copies a
  * plain object's entries into a new Map on every read: hence Maps, and a header view instead of
- * a copy. Only the names in CEL_VARIABLES reach here (compile.ts refuses any other identifier),
+ * a copy. Only the names in CEL_DECLARATIONS reach here (cel-check.ts refuses any other identifier),
  * and the input is private (`#`), so no expression can read anything else.
  */
 export class Activation {
@@ -27,6 +27,7 @@ export class Activation {
     return (this.#subject ??= new Map<string, unknown>([
       ['id', identity.subject],
       ['roles', identity.roles],
+      ['scopes', identity.scopes ?? []],
       ['attributes', identity.attributes],
       ['method', identity.method],
     ]));

@@ -5,10 +5,8 @@ import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import picomatch from 'picomatch';
 import type { PolicyConfig, RuleConfig } from '../config/schema.js';
 import type { ConfigProblem } from '../config/problems.js';
+import { checkCel } from './cel-check.js';
 import { compilePathPattern } from './target.js';
-
-/** Variables a `when` expression may use; anything else is a typo caught at load. */
-export const CEL_VARIABLES = ['subject', 'request', 'model', 'action', 'context', 'body'] as const;
 
 export type ConditionResult = 'true' | 'false' | 'error';
 
@@ -74,15 +72,11 @@ function compileRule(
   if (rule.when !== undefined) {
     try {
       const parsed = parse(rule.when);
-      const free = freeIdentifiers(parsed.expr);
-      const unknown = [...free].filter((name) => !(CEL_VARIABLES as readonly string[]).includes(name));
-      if (unknown.length > 0) {
-        problems.push({
-          path: at('when'),
-          message: `unknown variable '${unknown[0]}' (use ${CEL_VARIABLES.join(', ')})`,
-        });
-      }
-      usesBody = free.has('body');
+      // Type-checked against the declared variables (cel-types.ts): a typo is a load error, not a
+      // condition_error on every request.
+      const checked = checkCel(parsed, env.funcs);
+      for (const message of checked.problems) problems.push({ path: at('when'), message });
+      usesBody = checked.variables.has('body');
       const program = plan(env, parsed);
       condition = (activation) => {
         const result = program(activation as Parameters<typeof program>[0]);
@@ -128,50 +122,4 @@ function globMatcher(globs: readonly string[], problem: (index: number, message:
     }
   });
   return (v) => exact.has(v) || patterns.some((p) => p(v));
-}
-
-type AnyExpr = { exprKind: { case: string | undefined; value?: unknown } } | undefined;
-
-/** Identifiers used but not bound by a comprehension (`exists(r, …)` binds r). */
-function freeIdentifiers(root: unknown): Set<string> {
-  const free = new Set<string>();
-  const walk = (expr: AnyExpr, bound: ReadonlySet<string>): void => {
-    if (!expr) return;
-    const { case: kind, value } = expr.exprKind;
-    const v = value as Record<string, unknown>;
-    switch (kind) {
-      case 'identExpr':
-        if (!bound.has(v.name as string)) free.add(v.name as string);
-        break;
-      case 'selectExpr':
-        walk(v.operand as AnyExpr, bound);
-        break;
-      case 'callExpr':
-        walk(v.target as AnyExpr, bound);
-        for (const a of v.args as AnyExpr[]) walk(a, bound);
-        break;
-      case 'listExpr':
-        for (const e of v.elements as AnyExpr[]) walk(e, bound);
-        break;
-      case 'structExpr':
-        for (const e of v.entries as Array<{ keyKind: { case: string; value: unknown }; value: AnyExpr }>) {
-          if (e.keyKind.case === 'mapKey') walk(e.keyKind.value as AnyExpr, bound);
-          walk(e.value, bound);
-        }
-        break;
-      case 'comprehensionExpr': {
-        walk(v.iterRange as AnyExpr, bound);
-        walk(v.accuInit as AnyExpr, bound);
-        const inner = new Set([...bound, v.iterVar as string, v.iterVar2 as string, v.accuVar as string]);
-        walk(v.loopCondition as AnyExpr, inner);
-        walk(v.loopStep as AnyExpr, inner);
-        walk(v.result as AnyExpr, inner);
-        break;
-      }
-      default:
-        break;
-    }
-  };
-  walk((root as { expr?: AnyExpr })?.expr ?? (root as AnyExpr), new Set());
-  return free;
 }

@@ -1,7 +1,7 @@
 // Real Redis servers for tests: Debian's redis-server on free ports in temp dirs, never 6379.
 //
 // API (small on purpose; other suites import it):
-//   const redis = await startRedis();          // { url, port, stop(), kill(), restart() }
+//   const redis = await startRedis();          // { url, port, pid, stop(), kill(), restart() }
 //   const cluster = await startRedisCluster(); // three masters: { url, urls, nodes, stop() }
 //   await redis.stop();                         // always, in afterAll
 //   const secure = await startRedis({ tls: true }); // rediss:// URL, `caFile` signs the server cert
@@ -25,6 +25,8 @@ export interface RedisServer {
   readonly port: number;
   /** With `tls: true`: the PEM of the CA that signed the server certificate (for 127.0.0.1). */
   readonly caFile?: string;
+  /** The running redis-server's pid (a new one after restart()), e.g. to SIGSTOP it. */
+  readonly pid: number | undefined;
   /** Graceful shutdown, then the temp dir is removed. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash would; `restart()` brings it back on the same port (empty). */
@@ -155,6 +157,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
       port,
       ...(tls ? { caFile: join(dir, 'ca.pem') } : {}),
+      get pid() {
+        return child.pid;
+      },
       kill,
       async stop() {
         child.kill('SIGTERM');

@@ -27,9 +27,13 @@ export interface ServeProcess {
   readonly port: number;
 }
 
-/** Spawns `modelgate serve ARGS` and resolves once `serving` processes logged that they serve ext_authz. */
-export function startServe(args: readonly string[], serving = 1, env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, [...CLI, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `modelgate serve ARGS` and resolves once `serving` processes logged that they serve ext_authz.
+ * `preload`: extra `--import` modules (after tsx, so they may be TypeScript), e.g. a fault injector.
+ */
+export function startServe(args: readonly string[], serving = 1, env: NodeJS.ProcessEnv = {}, preload: readonly string[] = []): Promise<ServeProcess> {
+  const node = [...CLI.slice(0, -1), ...preload.flatMap((m) => ['--import', m]), ...CLI.slice(-1)];
+  const proc = spawn(process.execPath, [...node, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   let err = '';
   let seen = 0;

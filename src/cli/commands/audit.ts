@@ -14,10 +14,11 @@ const fail = (message: string, code = 2): void => {
 };
 
 async function loadConfig(options: CommonOptions) {
-  const { readAuditConfigFile, parseAuditConfig } = await import('../../audit/config.js');
-  const base = options.config ? await readAuditConfigFile(options.config) : parseAuditConfig({});
-  if (!base.ok) return base;
-  const c = base.config;
+  const { defaultAuditConfig } = await import('../../audit/config.js');
+  const { loadAuditSection } = await import('../../config/audit-section.js');
+  const section = options.config ? loadAuditSection(options.config) : { ok: true as const, config: defaultAuditConfig() };
+  if (!section.ok) return { ok: false as const, error: `invalid configuration\n${section.problems.join('\n')}` };
+  const c = section.config;
   return {
     ok: true as const,
     config: {
@@ -131,6 +132,7 @@ export function register(program: Command): void {
       const config = loaded.config;
       const { openAuditRuntime } = await import('../../audit/runtime.js');
       const { startAccessLogServer } = await import('../../audit/als-receiver.js');
+      const { receiverMonitor } = await import('../../audit/receiver-monitor.js');
       const log = await makeLog();
       const opened = await openAuditRuntime(config, log);
       if (!opened.ok) return fail(opened.error);
@@ -140,7 +142,7 @@ export function register(program: Command): void {
         sink: runtime.store,
         privacy: runtime.privacy,
         maxPendingRecords: config.receiver.max_pending_records,
-        onEvent: (event) => (event.kind.endsWith('failed') ? log.error(event, 'audit receiver') : log.info(event, 'audit receiver')),
+        onEvent: receiverMonitor({ log }).onEvent,
       });
       process.stdout.write(`listening on port ${server.port}\n`);
       await untilSignal();
@@ -153,8 +155,9 @@ export function register(program: Command): void {
     .description('check every hash chain and signed checkpoint; exit 1 on any break')
     .argument('<dir>', 'store directory')
     .option('--public-key <file>', 'Ed25519 public key to check checkpoint signatures')
+    .option('--allow-empty', 'a missing directory or one without records is OK (a trail not started yet)')
     .option('--json', 'machine-readable output')
-    .action(async (dir: string, o: { publicKey?: string; json?: boolean }) => {
+    .action(async (dir: string, o: { publicKey?: string; allowEmpty?: boolean; json?: boolean }) => {
       const { loadPublicKey } = await import('../../audit/signing.js');
       const { verifyStore } = await import('../../audit/verify.js');
       let publicKey;
@@ -163,13 +166,14 @@ export function register(program: Command): void {
         if (!loaded.ok) return fail(loaded.error);
         publicKey = loaded.key;
       }
-      const report = await verifyStore(dir, publicKey ? { publicKey } : {});
+      const report = await verifyStore(dir, { ...(publicKey ? { publicKey } : {}), allowEmpty: o.allowEmpty === true });
+      const [first, ...rest] = report.issues;
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (first?.kind === 'no_trail') process.stdout.write(`FAILED: ${first.message} (--allow-empty accepts a missing or empty directory)\n`);
       else if (report.ok) {
         const sigs = report.signaturesChecked ? 'signatures verified' : 'signatures NOT checked (no --public-key)';
         process.stdout.write(`OK: ${report.segments} segments, ${report.entries} chained entries, ${report.checkpoints} checkpoints; ${sigs}\n`);
       } else {
-        const [first, ...rest] = report.issues;
         process.stdout.write(`BROKEN: ${first!.segment} line ${first!.line}: [${first!.kind}] ${first!.message}\n`);
         for (const i of rest.slice(0, 50)) process.stdout.write(`  also ${i.segment} line ${i.line}: [${i.kind}] ${i.message}\n`);
         if (rest.length > 50) process.stdout.write(`  … ${rest.length - 50} more\n`);
@@ -186,8 +190,9 @@ export function register(program: Command): void {
     .option('--decision-log <file>', "modelgate's decision log (pino JSON lines) to correlate by request id")
     .option('--config <file>', 'modelgate YAML config (thresholds in audit.report)')
     .option('--now <time>', 'judge as if it were this RFC 3339 time (replaying an incident)')
+    .option('--allow-empty', 'report 0 records for a missing or empty directory instead of failing')
     .option('--json', 'machine-readable output')
-    .action(async (dir: string, o: { since: string; baseline?: string; decisionLog?: string; config?: string; now?: string; json?: boolean }) => {
+    .action(async (dir: string, o: { since: string; baseline?: string; decisionLog?: string; config?: string; now?: string; allowEmpty?: boolean; json?: boolean }) => {
       const { parseDuration } = await import('../../audit/duration.js');
       const loaded = await loadConfig(o);
       if (!loaded.ok) return fail(loaded.error);
@@ -197,6 +202,12 @@ export function register(program: Command): void {
       if (!baseline.ok) return fail(`--baseline: ${baseline.error}`);
       const now = o.now ? Date.parse(o.now) : Date.now();
       if (Number.isNaN(now)) return fail(`--now: not a time: '${o.now}'`);
+      // A mistyped path must not read as a quiet trail: "0 records, nothing unusual".
+      const { openStoreDir } = await import('../../audit/segment-files.js');
+      const found = await openStoreDir(dir);
+      if (!found.ok && (found.problem === 'not_a_directory' || !o.allowEmpty)) {
+        return fail(`${found.message}: nothing to report (--allow-empty accepts a missing or empty directory)`, 1);
+      }
       const { reportFromStore } = await import('../../audit/report/build-report.js');
       const { formatReport } = await import('../../audit/report/format.js');
       const report = await reportFromStore(dir, { now, sinceMs: since.ms, baselineMs: baseline.ms }, loaded.config.report, o.decisionLog);

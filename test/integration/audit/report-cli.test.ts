@@ -89,7 +89,7 @@ describe('modelgate audit report', () => {
     await writeFile(config, 'audit:\n  report:\n    sweep_min_modles: 40\n');
     const bad = await runCli(['audit', 'report', incidentDir, '--config', config, ...at]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain(`${config}: audit.report: Unrecognized key: "sweep_min_modles"`);
+    expect(bad.stderr).toContain(`${config}:3: audit.report.sweep_min_modles: unknown field 'sweep_min_modles'`);
   });
 });
 

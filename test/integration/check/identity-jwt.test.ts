@@ -93,11 +93,11 @@ ${policy}`,
     }
   });
 
-  it('reads roles from scope strings and attributes from claims', async () => {
-    const ok = await check(await signToken(es, { issuer: ISSUER, claims: { scope: 'openid analyst', tier: 'gold' } }));
+  it('reads roles from space-separated strings and attributes from claims', async () => {
+    const ok = await check(await signToken(es, { issuer: ISSUER, claims: { groups: 'staff analyst', tier: 'gold' } }));
     expect(ok.status.code).toBe(0);
     expect(structToJson(ok.dynamic_metadata).rule_id).toBe('gold-only');
-    const no = await check(await signToken(es, { issuer: ISSUER, claims: { scope: 'analyst', tier: 'free' } }));
+    const no = await check(await signToken(es, { issuer: ISSUER, claims: { groups: 'analyst', tier: 'free' } }));
     expect(no.status.code).toBe(7);
     expect(reasonOf(no)).toBe('no_matching_rule');
   });
@@ -131,13 +131,13 @@ ${policy}`,
   });
 
   it('accepts the jwt_authn payload Envoy put in metadata_context', async () => {
-    const payload = { iss: ISSUER, sub: 'carol', roles: ['data_scientist'], exp: Math.floor(Date.now() / 1000) + 60 };
+    const payload = { iss: ISSUER, aud: 'modelgate', sub: 'carol', roles: ['data_scientist'], exp: Math.floor(Date.now() / 1000) + 60 };
     const res = await t.client.check(
       envoyCheckRequest({
         filterMetadata: {
           'envoy.filters.http.jwt_authn': {
             fields: { jwt_payload: { structValue: { fields: {
-              iss: { stringValue: payload.iss }, sub: { stringValue: payload.sub },
+              iss: { stringValue: payload.iss }, aud: { stringValue: payload.aud }, sub: { stringValue: payload.sub },
               roles: { listValue: { values: [{ stringValue: 'data_scientist' }] } }, exp: { numberValue: payload.exp },
             } } } },
           },

@@ -79,7 +79,12 @@ describe.skipIf(!ENVOY_BIN)('the compose walkthrough, as processes', () => {
     const modelPort = await freePort();
     modelServer = spawn(process.execPath, [path.join(ROOT, 'examples/model-server/server.mjs')], {
       env: { ...process.env, ...compose.services['model-server'].environment, PORT: String(modelPort), HOST: '127.0.0.1' },
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    // Compose only orders the start; a process must also be listening before the first call.
+    await new Promise<void>((resolve, reject) => {
+      modelServer.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
+      modelServer.once('exit', (code) => reject(new Error(`model server exited ${code}`)));
     });
 
     // Envoy: the config compose mounts, with the certificate mount mapped to the test's dev certs.
@@ -122,6 +127,7 @@ describe.skipIf(!ENVOY_BIN)('the compose walkthrough, as processes', () => {
       .join('\n');
     writeFileSync(path.join(dir, 'walkthrough.sh'), script);
     const run = spawnSync('bash', [path.join(dir, 'walkthrough.sh')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    if (process.env.WALK_DUMP) writeFileSync(process.env.WALK_DUMP, run.stdout + run.stderr);
     output = `${run.stdout}\n--- stderr ---\n${run.stderr}`;
   }, 120_000);
 

@@ -94,8 +94,23 @@ describe('ALS entries', () => {
       { kind: 'envoy_als', id: 'n/l' },
       testPrivacy(),
     );
-    expect(r).toMatchObject({ request_id: 'from-md', decision: 'allow', time: '1970-01-01T00:00:00.000Z', response_code: 0, peer: { principal: '' } });
-    expect(r.peer.address).toBeUndefined();
+    expect(r).toMatchObject({ ok: true, record: { request_id: 'from-md', decision: 'allow', time: '1970-01-01T00:00:00.000Z', response_code: 0, peer: { principal: '' } } });
+    expect(r.ok && r.record.peer.address).toBeUndefined();
+  });
+
+  it('refuses, as a value, a start time outside google.protobuf.Timestamp (it used to throw a RangeError)', () => {
+    const at = (seconds: string, nanos = 0) =>
+      normalizeAlsEntry({ common_properties: { start_time: { seconds, nanos } } }, { kind: 'envoy_als', id: 'n/l' }, testPrivacy());
+    for (const [seconds, nanos] of [['9000000000000000', 0], ['253402300800', 0], ['-62135596801', 0], ['-9223372036854775808', 0], ['1', -1], ['1', 1e9]] as const) {
+      expect(at(seconds, nanos)).toMatchObject({ ok: false, error: expect.stringContaining('start_time out of range') });
+    }
+    expect(at('253402300799', 999_999_999)).toMatchObject({ ok: true, record: { time: '9999-12-31T23:59:59.999Z' } });
+    expect(at('-62135596800')).toMatchObject({ ok: true, record: { time: '0001-01-01T00:00:00.000Z' } });
+  });
+
+  it('keeps huge durations finite', () => {
+    const r = normalizeAlsEntry({ common_properties: { duration: { seconds: '9223372036854775807', nanos: 999_999_999 } } }, { kind: 'envoy_als', id: 'n/l' }, testPrivacy());
+    expect(r.ok && Number.isFinite(r.record.duration_ms)).toBe(true);
   });
 });
 

@@ -26,8 +26,16 @@ describe('config errors name the file, line and key path', () => {
     ['bad-glob.yaml', [`${fixture('bad-glob.yaml')}:7: policy.rules[0].models[0]: invalid glob 'churn-[v1': Missing closing: "]" - use "\\\\]" to match literal characters`]],
     ['bad-expression.yaml', [`${fixture('bad-expression.yaml')}:7: policy.rules[0].when: invalid CEL expression: <input>:1:24: found = but expecting end of input`]],
     ['unknown-variable.yaml', [`${fixture('unknown-variable.yaml')}:7: policy.rules[0].when: unknown variable 'subjet' (use subject, request, model, action, context, body)`]],
+    // Issue 13, finding 14: CEL is type-checked against the declared variables at load.
+    ['cel-unknown-field.yaml', [`${fixture('cel-unknown-field.yaml')}:7: policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)`]],
+    ['cel-never-equal.yaml', [`${fixture('cel-never-equal.yaml')}:6: policy.rules[0].when: subject.roles (list(string)) is never equal to "admin" (string) (to test membership, use 'in')`]],
     ['unknown-role.yaml', [`${fixture('unknown-role.yaml')}:6: policy.rules[0].roles[0]: unknown role 'analyts' (not declared in policy.roles)`]],
     ['hs256-algorithm.yaml', [`${fixture('hs256-algorithm.yaml')}:8: identity.jwt.issuers[0].algorithms[0]: Invalid option: expected one of "RS256"|"RS384"|"RS512"|"PS256"|"PS384"|"PS512"|"ES256"|"ES384"|"ES512"|"EdDSA"`]],
+    // Issue 13, finding 13: no credential header of this deployment is kept in the audit trail, hashed or plain.
+    ['audit-keeps-api-key-header.yaml', [`${fixture('audit-keeps-api-key-header.yaml')}:9: audit.privacy.keep[1].name: 'X-Model-Key' carries a credential (identity.api_keys.header); credentials are never stored in the audit trail, hashed or plain`]],
+    ['audit-keeps-jwt-header.yaml', [`${fixture('audit-keeps-jwt-header.yaml')}:9: audit.privacy.keep[0].name: 'x-identity' carries a credential (identity.jwt.header); credentials are never stored in the audit trail, hashed or plain`]],
+    ['audit-keeps-redacted-header.yaml', [`${fixture('audit-keeps-redacted-header.yaml')}:7: audit.privacy.keep[0].name: 'x-tenant-pin' carries a credential (log.redact_headers marks it sensitive); credentials are never stored in the audit trail, hashed or plain`]],
+    ['audit-keeps-jwt-assertion.yaml', [`${fixture('audit-keeps-jwt-assertion.yaml')}:5: audit.privacy.keep[0].name: looks like a credential; credentials are never stored in the audit trail`]],
     ['broken-yaml.yaml', [`${fixture('broken-yaml.yaml')}:3: YAML: Flow map in block collection must be sufficiently indented and end with a }`]],
   ])('%s', (name, expected) => {
     expect(problemsOf(name)).toEqual(expected);
