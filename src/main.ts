@@ -82,7 +82,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
   try {
     // Built once: limits and their Redis connection outlive policy reloads.
     const limits = loaded.config.limits;
-    const limiter: Limiter = limits ? createLimiter(limits, { logger, now, onRedisCall: metrics.redisCall }) : unlimited;
+    const limiter: Limiter = limits ? createLimiter(limits, { logger, now, onRedisCall: metrics.redisCall, onRedisCircuit: metrics.redisCircuit }) : unlimited;
     closers.push('rate limiter', () => limiter.close());
     if (!(await waitUntilReady(limiter, 5_000))) {
       logger.warn('rate limiter backend not reachable at start; each limit applies its on_redis_error mode until it is');

@@ -66,6 +66,18 @@ const redisSchema = z.strictObject({
   max_idle_seconds: z.number().int().positive().default(86_400),
   /** Remember over-limit buckets locally until they could pass again, sparing Redis the flood. */
   deny_cache: z.boolean().default(true),
+  /**
+   * Stop waiting on a Redis known to be down. The circuit opens when the connection is not ready
+   * (refused, closed, reconnecting) or after `failures` calls in a row failed or timed out while
+   * Redis answered nothing else; while open, each limit applies its `on_redis_error` at once and
+   * a PING every `probe_ms` decides when checks go to Redis again.
+   */
+  circuit: z
+    .strictObject({
+      failures: z.number().int().positive().max(1_000).default(5),
+      probe_ms: z.number().int().positive().max(60_000).default(100),
+    })
+    .prefault({}),
 });
 
 const blockSchema = z.strictObject({

@@ -19,6 +19,7 @@ export function parseLoadFactor(raw: string | null, min: number): number {
 
 export class LoadFactor {
   #value = 1;
+  #reading = false;
   readonly #timer: NodeJS.Timeout;
 
   constructor(private readonly client: Redis | Cluster, private readonly options: LoadFactorOptions) {
@@ -33,10 +34,16 @@ export class LoadFactor {
 
   /** Keeps the last known value when Redis cannot answer: a blip must not reset a throttle. */
   async refresh(): Promise<void> {
+    // One read at a time: the limiter's connection has no per-command timeout, so reads sent to
+    // a hung Redis would otherwise pile up, one per interval.
+    if (this.#reading) return;
+    this.#reading = true;
     try {
       this.#value = parseLoadFactor(await this.client.get(this.options.key), this.options.min);
     } catch {
       // Connection errors are logged once by the limiter's client error handler.
+    } finally {
+      this.#reading = false;
     }
   }
 

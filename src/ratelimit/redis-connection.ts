@@ -26,7 +26,12 @@ export function evalTakeScript(client: LimiterClient, keys: readonly string[], a
 
 export interface ConnectOptions {
   readonly url: string;
-  readonly timeoutMs: number;
+  /**
+   * ioredis's own per-command timeout, for one-off tools. The limiter leaves it unset: its
+   * Deadlines decide when Redis did not answer, with one timer for all checks, after reading
+   * what has arrived (ioredis arms a timer per command and fires it before the socket is read).
+   */
+  readonly timeoutMs?: number;
   readonly tlsCaFile?: string | undefined;
   /** Called for every connection error event; ioredis reconnects by itself. */
   readonly onError: (error: Error) => void;
@@ -73,7 +78,7 @@ export function connectRedis(options: ConnectOptions): LimiterClient {
     // A check must answer within Envoy's budget: fail fast instead of queueing while disconnected.
     enableOfflineQueue: false,
     enableAutoPipelining: true,
-    commandTimeout: options.timeoutMs,
+    ...(options.timeoutMs === undefined ? {} : { commandTimeout: options.timeoutMs }),
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(times * 50, 500),

@@ -1,10 +1,11 @@
 // The shared limiter: token buckets in Redis, one Lua script per check, with a local fallback
-// per limit when Redis fails or is slow.
+// per limit when Redis fails or is slow, and a circuit that stops waiting on a Redis known down.
 
 import type { Logger } from 'pino';
 import type { Limiter, LimitOutcome, LimitRequest } from './limiter.js';
 import type { CompiledLimits, Plan } from './compile.js';
 import { connectRedis, evalTakeScript, redactUrl, type LimiterClient } from './redis-connection.js';
+import { Circuit, type CircuitState } from './circuit.js';
 import { Deadlines } from './deadlines.js';
 import { DenyCache } from './deny-cache.js';
 import { LoadFactor } from './load-factor.js';
@@ -23,13 +24,21 @@ export interface RedisLimiterOptions {
   readonly ttlPadMs?: number;
   /** Each script call of a check: answered (`ok`) or failed / timed out (`error`), and how long it took. */
   readonly onCall?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined;
+  /** Each change of the circuit's state (logged here too): metrics. */
+  readonly onCircuit?: ((state: CircuitState) => void) | undefined;
 }
 
 const ALLOWED_NOTHING: LimitOutcome = { allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] };
 const ERROR_LOG_EVERY_MS = 10_000;
+/** The error class of a check answered by its fail mode without asking Redis. */
+const CIRCUIT_OPEN = 'circuit_open';
 
 class RedisTimeout extends Error {
   override readonly name = 'RedisTimeout';
+}
+
+class RedisDisconnected extends Error {
+  override readonly name = 'RedisDisconnected';
 }
 
 /**
@@ -86,6 +95,9 @@ export class RedisLimiter implements Limiter {
   readonly #loadFactor: LoadFactor | undefined;
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
+  readonly #circuit: Circuit;
+  /** One frozen fail-closed outcome per error class: the open circuit answers many. */
+  readonly #unavailable = new Map<string, LimitOutcome>();
   readonly #staticArgs: string[];
   readonly #requestClock: boolean;
   #lastErrorLog = -Infinity;
@@ -96,9 +108,34 @@ export class RedisLimiter implements Limiter {
     const { redis } = compiled.config;
     if (redis.url === undefined) throw new Error('RedisLimiter needs limits.redis.url');
     this.#timeoutMs = redis.timeout_ms;
-    this.#deadlines = new Deadlines(redis.timeout_ms, () => new RedisTimeout(`redis did not answer within ${redis.timeout_ms} ms`));
     this.#requestClock = options.clock === 'request';
-    this.#client = connectRedis({ url: redis.url, timeoutMs: redis.timeout_ms, tlsCaFile: redis.tls_ca_file, onError: (e) => this.#logError(e) });
+    this.#client = connectRedis({ url: redis.url, tlsCaFile: redis.tls_ca_file, onError: (e) => this.#logError(e) });
+    const client = this.#client;
+    // One connection answers in order, so replies to other calls prove that a pending one is only
+    // queued. A Cluster has a connection per node: its siblings answering says nothing about a
+    // hung node, so there a call waits the timeout of on-time loop, and the circuit opens only
+    // when no node answered for several timeouts.
+    const timeoutMs = redis.timeout_ms;
+    const answeringMs = client.isCluster ? timeoutMs * 4 : timeoutMs;
+    this.#deadlines = new Deadlines({
+      timeoutMs,
+      maxWaitMs: client.isCluster ? timeoutMs : undefined,
+      timeoutError: () => new RedisTimeout(`redis did not answer within ${timeoutMs} ms`),
+    });
+    this.#circuit = new Circuit({
+      failures: redis.circuit.failures,
+      probeMs: redis.circuit.probe_ms,
+      connected: () => client.status === 'ready',
+      probe: () => this.ready(),
+      answering: () => this.#deadlines.answeredWithin(answeringMs),
+      onChange: (to, from, cause) => this.#circuitChanged(to, from, cause),
+    });
+    // A closed connection answers nothing more: its pending calls fail now, not at their deadline.
+    client.on('close', () => {
+      this.#circuit.open('connection closed');
+      this.#deadlines.failAll(new RedisDisconnected('redis connection closed'));
+    });
+    client.on('ready', () => this.#circuit.probeNow());
     this.#fallback = new MemoryTokens(compiled);
     this.#denyCache = new DenyCache(compiled.config.memory_max_entries, redis.deny_cache && compiled.policy.afterViolations === 0);
     const lf = compiled.config.load_factor;
@@ -120,14 +157,19 @@ export class RedisLimiter implements Limiter {
     const scale = this.scale;
     const cached = this.#denyCache.lookup(plan, request.now);
     if (cached !== undefined) return toOutcome(cached.result, cached.charges, { headers, scale, extra: { ratelimit_cached: 1 } });
+    if (!this.#circuit.allows()) return this.#failMode(plan, request, CIRCUIT_OPEN);
     let result: TakeResult;
     const started = performance.now();
     try {
       result = await this.#deadlines.race(this.#run(plan, request.now, scale));
     } catch (error) {
       this.options.onCall?.('error', (performance.now() - started) / 1000);
-      return this.#onFailure(plan, request, error);
+      const cls = errorClass(error);
+      this.#circuit.failed(cls);
+      this.#logError(error);
+      return this.#failMode(plan, request, cls);
     }
+    this.#circuit.succeeded();
     this.options.onCall?.('ok', (performance.now() - started) / 1000);
     this.#denyCache.remember(plan, result, request.now, scale);
     return toOutcome(result, plan.charges, { headers, scale });
@@ -137,16 +179,33 @@ export class RedisLimiter implements Limiter {
     return runTakeScript(this.#client, plan, { nowMs: this.#requestClock ? nowMs : undefined, scale, staticArgs: this.#staticArgs });
   }
 
-  /** Redis failed or was slow: fail closed if any enforced limit says so, else charge locally. */
-  #onFailure(plan: Plan, request: LimitRequest, error: unknown): LimitOutcome {
-    this.#logError(error);
-    if (plan.charges.some((c) => !c.shadow && c.failMode === 'fail_closed')) {
+  /** Redis failed, was slow or is known down: fail closed if any enforced limit says so, else charge locally. */
+  #failMode(plan: Plan, request: LimitRequest, cls: string): LimitOutcome {
+    if (failsClosed(plan)) {
       this.failures.failedClosed++;
-      return { allowed: false, reason: 'limiter_unavailable', responseHeaders: [], metadata: { ratelimit_error: errorClass(error) }, shadowDenied: [] };
+      let outcome = this.#unavailable.get(cls);
+      if (outcome === undefined) {
+        outcome = Object.freeze({ allowed: false, reason: 'limiter_unavailable', responseHeaders: [], metadata: { ratelimit_error: cls }, shadowDenied: [] });
+        this.#unavailable.set(cls, outcome);
+      }
+      return outcome;
     }
     this.failures.fallbackOpen++;
     const result = this.#fallback.take(plan, request.now, this.scale);
     return toOutcome(result, plan.charges, { headers: this.compiled.config.headers, scale: this.scale, extra: { ratelimit_fallback: 'local' } });
+  }
+
+  #circuitChanged(to: CircuitState, from: CircuitState, cause: string): void {
+    const logger = this.options.logger;
+    if (to === 'open') {
+      const probeMs = this.compiled.config.redis.circuit.probe_ms;
+      logger?.warn({ circuit: to, from, cause }, `rate limiter circuit open: each limit applies its on_redis_error without waiting for Redis; probing every ${probeMs} ms`);
+    } else if (to === 'half_open') {
+      logger?.info({ circuit: to, from, cause }, 'rate limiter circuit half-open: Redis answered a probe, checks go to Redis again');
+    } else {
+      logger?.info({ circuit: to, from, cause }, 'rate limiter circuit closed: Redis is answering checks');
+    }
+    this.options.onCircuit?.(to);
   }
 
   #logError(error: unknown): void {
@@ -176,7 +235,13 @@ export class RedisLimiter implements Limiter {
     return this.#client;
   }
 
+  /** The circuit's state, for readiness and tests. */
+  get circuit(): CircuitState {
+    return this.#circuit.state;
+  }
+
   async close(): Promise<void> {
+    this.#circuit.stop();
     this.#loadFactor?.stop();
     this.#denyCache.clear();
     this.#fallback.clear();
@@ -188,8 +253,15 @@ export class RedisLimiter implements Limiter {
   }
 }
 
+/** Whether a limit that is enforced (not shadow) says fail_closed. */
+function failsClosed(plan: Plan): boolean {
+  for (const c of plan.charges) if (!c.shadow && c.failMode === 'fail_closed') return true;
+  return false;
+}
+
 function errorClass(error: unknown): string {
   if (error instanceof RedisTimeout) return 'timeout';
+  if (error instanceof RedisDisconnected) return 'disconnected';
   const message = error instanceof Error ? error.message : '';
   if (/timed out/i.test(message)) return 'timeout';
   if (/writeable|isn't ready|connection|ECONN|closed/i.test(message)) return 'disconnected';

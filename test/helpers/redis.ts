@@ -3,6 +3,7 @@
 // API (small on purpose; other suites import it):
 //   const redis = await startRedis();          // { url, port, pid, stop(), kill(), restart() }
 //   const cluster = await startRedisCluster(); // three masters: { url, urls, nodes, stop() }
+//   const ha = await startRedisCluster({ replicas: 1 }); // and a replica of each, ready to take over
 //   await redis.stop();                         // always, in afterAll
 //   const secure = await startRedis({ tls: true }); // rediss:// URL, `caFile` signs the server cert
 // `url` of a cluster is `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`; `urls` are
@@ -177,22 +178,40 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   }
 }
 
-/** Three masters, no replicas, all 16384 slots assigned; resolves when every node says ok. */
-export async function startRedisCluster(): Promise<RedisCluster> {
-  const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'];
-  const nodes = await Promise.all([0, 1, 2].map(() => startRedis({ args: clusterArgs, busPort: true })));
+export interface StartRedisClusterOptions {
+  /** Replicas per master (default 0). A master's replica takes over its slots when it fails. */
+  readonly replicas?: number;
+  /** Extra redis-server arguments for every node, e.g. ['--cluster-require-full-coverage', 'no']. */
+  readonly args?: readonly string[];
+}
+
+/**
+ * Three masters (and `replicas` replicas of each), all 16384 slots assigned; resolves when every
+ * node says ok and every replica's link to its master is up. `nodes` holds masters and replicas
+ * in no promised order: ask a node which is which (CLUSTER NODES; Redis 7 leaves a replica that
+ * has not replicated a write yet out of CLUSTER SLOTS).
+ */
+export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0;
+  const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...(options.args ?? [])];
+  const nodes = await Promise.all(Array.from({ length: 3 * (1 + replicas) }, () => startRedis({ args: clusterArgs, busPort: true })));
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
     const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-    await run(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
+    await run(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes']);
     const deadline = Date.now() + 20_000;
     for (const node of nodes) {
       for (;;) {
         const { stdout } = await run(REDIS_CLI, ['-p', String(node.port), 'cluster', 'info']);
-        if (stdout.includes('cluster_state:ok') && stdout.includes('cluster_slots_assigned:16384')) break;
-        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not ok: ${stdout}`);
+        // With replicas: this node's own link to its master is up, and it knows every replica's master.
+        const replication = replicas === 0 ? '' : (await run(REDIS_CLI, ['-p', String(node.port), 'info', 'replication'])).stdout;
+        const known = replicas === 0 ? '' : (await run(REDIS_CLI, ['-p', String(node.port), 'cluster', 'nodes'])).stdout;
+        const linked = !replication.includes('role:slave') || replication.includes('master_link_status:up');
+        const replicasKnown = known.split('\n').map((l) => l.split(' ')).filter((f) => f[2]?.includes('slave') && f[3] !== '-').length;
+        if (stdout.includes('cluster_state:ok') && stdout.includes('cluster_slots_assigned:16384') && linked && replicasKnown === 3 * replicas) break;
+        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not ok: ${stdout}${replication}${known}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

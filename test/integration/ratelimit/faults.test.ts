@@ -1,9 +1,12 @@
 // Redis dies mid-run (the process, SIGKILL) and comes back: each limit's fail mode answers within
 // the timeout, nothing crashes or rejects unhandled, and Redis-backed limits resume by themselves.
+// A Redis that hangs with its connection up opens the circuit after failures in a row.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitsSchema } from '../../../src/ratelimit/config.js';
+import { createMetrics } from '../../../src/metrics/metrics.js';
 import { compileLimits } from '../../../src/ratelimit/compile.js';
+import { createLimiter } from '../../../src/ratelimit/create-limiter.js';
 import type { LimitOutcome, LimitRequest } from '../../../src/ratelimit/limiter.js';
 import { RedisLimiter } from '../../../src/ratelimit/redis-limiter.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -128,5 +131,50 @@ describe('redis failure', () => {
     await until(async () => (await limiter.take(req('closed-slow'))).allowed);
     expect(calls.at(-1)?.outcome).toBe('ok');
     expect(unhandled).toEqual([]);
+  });
+
+  it('stops waiting on a hung Redis after failures in a row, and goes back to it once it answers', async () => {
+    const config = limitsSchema.parse({
+      redis: { url: redis.url, timeout_ms: 100, circuit: { failures: 3, probe_ms: 50 } },
+      buckets: [{ id: 'closed', rate: 1, per: 'hour', burst: 100, on_redis_error: 'fail_closed' }],
+    });
+    const states: string[] = [];
+    const metrics = createMetrics({ defaultMetrics: false });
+    const circuitGauge = async () => /^modelgate_ratelimit_redis_circuit_state (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+    const hung = createLimiter(config, {
+      onRedisCircuit: (state) => {
+        states.push(state);
+        metrics.redisCircuit(state);
+      },
+    }) as RedisLimiter;
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    try {
+      await until(() => hung.ready());
+      expect((await hung.take(req('hung'))).allowed).toBe(true);
+      // The connection stays up: only failures in a row can tell the circuit.
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      const timedOut = await Promise.all([1, 2, 3].map(() => timed(hung, 'hung')));
+      for (const t of timedOut) expect(t.outcome).toMatchObject({ reason: 'limiter_unavailable', metadata: { ratelimit_error: 'timeout' } });
+      expect(hung.circuit).toBe('open');
+      expect(await circuitGauge()).toBe('2');
+      const open: Array<{ outcome: LimitOutcome; ms: number }> = [];
+      for (let i = 0; i < 50; i++) open.push(await timed(hung, 'hung'));
+      for (const o of open) expect(o.outcome).toMatchObject({ reason: 'limiter_unavailable', metadata: { ratelimit_error: 'circuit_open' } });
+      expect(Math.max(...open.map((o) => o.ms))).toBeLessThan(20);
+      await admin.call('CLIENT', 'UNPAUSE');
+      await until(async () => (await hung.take(req('hung'))).allowed, 3_000);
+      expect(hung.circuit).toBe('closed');
+      expect(states).toEqual(['open', 'half_open', 'closed']);
+      expect(await circuitGauge()).toBe('0');
+      const transitions = await metrics.registry.metrics();
+      for (const state of ['open', 'half_open', 'closed']) {
+        expect(transitions).toMatch(new RegExp(`^modelgate_ratelimit_redis_circuit_transitions_total\\{state="${state}"\\} 1$`, 'm'));
+      }
+      expect(unhandled).toEqual([]);
+    } finally {
+      admin.disconnect();
+      await hung.close();
+    }
   });
 });

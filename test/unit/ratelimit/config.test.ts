@@ -14,7 +14,13 @@ const problems = (input: unknown) => {
 describe('limits config', () => {
   it('fills every default from an almost empty section', () => {
     const config = limitsSchema.parse({ buckets: [{ id: 'caller', rate: 120, per: 'minute' }] });
-    expect(config.redis).toEqual({ key_prefix: 'modelgate:rl:', timeout_ms: 50, max_idle_seconds: 86_400, deny_cache: true });
+    expect(config.redis).toEqual({
+      key_prefix: 'modelgate:rl:',
+      timeout_ms: 50,
+      max_idle_seconds: 86_400,
+      deny_cache: true,
+      circuit: { failures: 5, probe_ms: 100 },
+    });
     expect(config.headers).toBe('ietf');
     expect(config.tier_attribute).toBe('tier');
     expect(config.buckets[0]).toEqual({
@@ -53,6 +59,8 @@ describe('limits config', () => {
     expect(problems({ redis: { url: 'http://x' } })[0]).toMatch(/^redis\.url: must start with redis:\/\//);
     expect(problems({ redis: { key_prefix: 'a{b}' } })[0]).toMatch(/^redis\.key_prefix: must not contain/);
     expect(problems({ buckets: [{ id: 'a', rate: -1 }] })[0]).toMatch(/^buckets\.0\.rate: /);
+    expect(problems({ redis: { circuit: { failures: 0 } } })[0]).toMatch(/^redis\.circuit\.failures: /);
+    expect(problems({ redis: { circuit: { probe: 100 } } })).toEqual(['redis.circuit: Unrecognized key: "probe"']);
   });
 
   it('accepts cluster and TLS urls', () => {
