@@ -95,6 +95,10 @@ export function connectRedis(options: ConnectOptions): LimiterClient {
       enableAutoPipelining,
       clusterRetryStrategy: (times) => Math.min(times * 100, 1_000),
       slotsRefreshTimeout: 2_000,
+      // After a failover the promoted replica is found by a slot refresh: ioredis follows MOVED in
+      // an auto-pipelined batch only when every command got the same redirect, so a mixed batch
+      // leaves the old map in place until the next refresh (its default is every 5 s).
+      slotsRefreshInterval: 1_000,
       redisOptions: {
         ...redisOptions,
         maxRetriesPerRequest,

@@ -1,10 +1,3 @@
-// NOT IN THE SUITE YET (named .pending.ts so vitest skips it): it fails on the limiter's handling of
-// a Redis Cluster failover (issue 12). Measured: after the promotion, lost-slot checks kept their fail
-// mode for the rest of the run (ioredis follows MOVED in an auto-pipelined batch only when every
-// command got the same error, and the slot map refreshes every 5 s); one circuit for the whole
-// cluster flapped and gave healthy-shard fail_closed subjects false 503s in 3 of 12 runs; checks on
-// the dead shard waited up to 4 x timeout_ms (about Envoy's whole budget). Rename to .test.ts once fixed.
-//
 // Fault: one master of a 3-master Redis Cluster SIGKILLed under load; its replica takes over.
 //
 // The cluster: 3 masters with one replica each, `cluster-node-timeout` 2000 ms, and
