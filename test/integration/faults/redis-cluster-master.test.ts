@@ -25,11 +25,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectKeys } from '../../../src/ratelimit/keys.js';
 import { startRedisCluster, type RedisCluster, type RedisServer } from '../../helpers/redis.js';
 import { sleep, startLoad, tally, waitFor, type CheckRecord } from './load.js';
-import { answerOf, checkFor, circuitLog, gateLatencies, label, show, spread, startLimitedGate, subjectFor, type FailMode, type LimitedGate, type Tag } from './redis-gate.js';
+import { answerOf, BUDGET_MS, checkFor, circuitLog, gateLatencies, label, show, spread, startLimitedGate, RECOVERY_MS, subjectFor, type FailMode, type LimitedGate, type Tag } from './redis-gate.js';
 import { procs } from './procs.js';
 
-const BUDGET_MS = 200;
-const RECOVERY_MS = 1_000;
 const MODES: readonly FailMode[] = ['fail_closed', 'fail_open'];
 const run = procs();
 let cluster: RedisCluster | undefined;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { expect } from 'vitest';
 import { checkClient, envoyCheckRequest, type CheckClient } from '../../../src/grpc/client.js';
 import { startServe, type ServeProcess } from '../../helpers/serve-process.js';
 import { outcome, sleep, startLoad, tally, waitFor, type CheckRecord, type LoadReport, type PlannedCheck } from './load.js';
@@ -205,4 +206,33 @@ export function describeOutage(run: OutageRun, serve: ServeProcess): string {
     `${run.after.length} checks after it ${JSON.stringify(tally(run.after, answerOf))}\n` +
     `  circuit: ${circuitLog(serve, run.t0)}`
   );
+}
+
+/** Envoy's default ext_authz timeout: no check may take longer by modelgate's own clock. */
+export const BUDGET_MS = 200;
+/** Redis must be answering again within this long after the fault is undone. */
+export const RECOVERY_MS = 1_000;
+
+/**
+ * What every Redis outage must show: nothing lost, Redis's answer before the fault, each bucket's own
+ * fail mode during it (within `failFastMs` when given), everything within Envoy's budget, and Redis's
+ * answers again within RECOVERY_MS of `back` and for everything after.
+ */
+export function expectOutageAnswered(out: OutageRun, o: { back: string; failFastMs?: number }): void {
+  const shown = (rs: typeof out.records) => rs.map((r) => `${show(r, out.t0)}, modelgate ${out.gateMs.get(r)!.toFixed(1)} ms`);
+  expect(out.warm).toEqual({ redis: 400 });
+  expect.soft(out.report.lost).toBe(0);
+  expect.soft(out.records).toHaveLength(out.report.sent);
+  expect.soft(shown(out.records.filter((r) => ![r.tag.mode, 'redis'].includes(answerOf(r))))).toEqual([]);
+  expect.soft(out.before.length).toBeGreaterThan(300);
+  expect.soft(shown(out.before.filter((r) => answerOf(r) !== 'redis'))).toEqual([]);
+  expect.soft(out.during.length).toBeGreaterThan(100);
+  expect.soft(new Set(out.during.map((r) => r.tag.mode))).toEqual(new Set(['fail_open', 'fail_closed']));
+  expect.soft(shown(out.during.filter((r) => answerOf(r) !== r.tag.mode))).toEqual([]);
+  if (o.failFastMs !== undefined) expect.soft(shown(out.during.filter((r) => out.gateMs.get(r)! >= o.failFastMs!))).toEqual([]);
+  expect.soft(shown(out.records.filter((r) => out.gateMs.get(r)! >= BUDGET_MS))).toEqual([]);
+  expect.soft(out.firstNormal, `a check answered by Redis after ${o.back}`).toBeDefined();
+  expect.soft((out.firstNormal?.endMs ?? Infinity) - out.backAt).toBeLessThan(RECOVERY_MS);
+  expect.soft(out.after.length).toBeGreaterThan(100);
+  expect.soft(shown(out.after.filter((r) => answerOf(r) !== 'redis'))).toEqual([]);
 }
