@@ -15,6 +15,7 @@ import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { CLI, startServe } from '../../helpers/serve-process.js';
 import { batches, farFutureEntry, goodEntry, streamMessages } from './helpers/als-client.js';
 import { REPO } from './helpers/cli.js';
+import { serveWithAuditYaml } from './helpers/fixtures.js';
 
 const HASH_KEY = 'test-hash-key-0123456789abcdef';
 
@@ -45,19 +46,7 @@ describe('a bad access-log entry is dropped, never fatal', () => {
 
   it('modelgate serve: the Check port keeps answering and later entries land', async () => {
     const store = join(dir, 'serve-store');
-    writeFileSync(
-      join(dir, 'serve.yaml'),
-      `server: { admin: { enabled: false } }
-identity:
-  mtls: { sources: [principal], workloads: [{ match: 'spiffe://t/a', roles: [analyst] }] }
-policy:
-  roles: { analyst: null }
-  rules: [{ id: analysts, effect: allow, roles: [analyst] }]
-  targets: { paths: [{ pattern: '/v1/models/{model}:predict', action: predict }] }
-audit:
-  store: { dir: '${store}', signing_key_file: '${join(dir, 'audit.key')}', batch_max_delay: 5ms }
-`,
-    );
+    writeFileSync(join(dir, 'serve.yaml'), serveWithAuditYaml({ store, signingKeyFile: join(dir, 'audit.key') }));
     const { proc, port, lines } = await startServe(['--workers', '1', '--config', join(dir, 'serve.yaml'), '--address', '127.0.0.1:0'], 1, {
       MODELGATE_AUDIT_HASH_KEY: HASH_KEY,
     });

@@ -11,6 +11,7 @@ import { readRecords } from '../../../src/audit/store-scan.js';
 import { verifyStore } from '../../../src/audit/verify.js';
 import { freePort, startServe } from '../../helpers/serve-process.js';
 import { batches, goodEntry, streamMessages } from '../audit/helpers/als-client.js';
+import { serveWithAuditYaml } from '../audit/helpers/fixtures.js';
 
 describe('serve --workers 2 with audit', () => {
   let dir: string;
@@ -24,20 +25,7 @@ describe('serve --workers 2 with audit', () => {
 
   it('writes every stream from every worker into one verified chain', async () => {
     const store = join(dir, 'store');
-    writeFileSync(
-      join(dir, 'serve.yaml'),
-      `server: { admin: { enabled: false } }
-identity:
-  mtls: { sources: [principal], workloads: [{ match: 'spiffe://t/a', roles: [analyst] }] }
-policy:
-  roles: { analyst: null }
-  rules: [{ id: analysts, effect: allow, roles: [analyst] }]
-  targets: { paths: [{ pattern: '/v1/models/{model}:predict', action: predict }] }
-audit:
-  store: { dir: '${store}', signing_key_file: '${join(dir, 'audit.key')}', batch_max_delay: 5ms }
-  privacy: { hash_key_file: '${join(dir, 'hash.key')}' }
-`,
-    );
+    writeFileSync(join(dir, 'serve.yaml'), serveWithAuditYaml({ store, signingKeyFile: join(dir, 'audit.key'), hashKeyFile: join(dir, 'hash.key') }));
     const port = await freePort(); // workers sharing port 0 would not share one port
     const serve = await startServe(['--workers', '2', '--config', join(dir, 'serve.yaml'), '--address', `127.0.0.1:${port}`], 2);
     try {

@@ -38,3 +38,17 @@ export const TEST_HASH_KEY = 'test-only-hash-key-0123456789abcdef';
 export function testPrivacy(overrides: Partial<ReturnType<typeof defaultAuditConfig>['privacy']> = {}): Privacy {
   return makePrivacy({ ...defaultAuditConfig().privacy, ...overrides }, Buffer.from(TEST_HASH_KEY));
 }
+
+/** A `modelgate serve` config: one mTLS workload allowed, and an audit section writing into `store`. */
+export function serveWithAuditYaml(o: { store: string; signingKeyFile: string; hashKeyFile?: string }): string {
+  return `server: { admin: { enabled: false } }
+identity:
+  mtls: { sources: [principal], workloads: [{ match: 'spiffe://t/a', roles: [analyst] }] }
+policy:
+  roles: { analyst: null }
+  rules: [{ id: analysts, effect: allow, roles: [analyst] }]
+  targets: { paths: [{ pattern: '/v1/models/{model}:predict', action: predict }] }
+audit:
+  store: { dir: '${o.store}', signing_key_file: '${o.signingKeyFile}', batch_max_delay: 5ms }
+${o.hashKeyFile ? `  privacy: { hash_key_file: '${o.hashKeyFile}' }\n` : ''}`;
+}
