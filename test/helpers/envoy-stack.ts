@@ -117,8 +117,25 @@ export interface Stack {
    */
   accessLogLine(match: (line: Record<string, unknown>) => boolean, from?: number, timeoutMs?: number): Promise<Record<string, unknown>>;
   call(cert: DevCert | null, target: string, o?: CallOptions): Promise<Reply>;
+  /**
+   * One request and what it left behind. Every earlier exchange waited for its own access-log line,
+   * so the next new line is this one's; the decision line is joined on Envoy's x-request-id.
+   */
+  exchange(cert: DevCert | null, target: string, o?: CallOptions): Promise<Exchange>;
+  /** Envoy's counters for the listener's ext_authz filter; `invalid` counts answers validate_mutations refused. */
+  extAuthzStats(): Promise<Record<(typeof AUTHZ_STATS)[number], number>>;
   close(): Promise<void>;
 }
+
+export interface Exchange {
+  readonly reply: Reply;
+  /** The access-log line Envoy wrote for this request. */
+  readonly access: Record<string, unknown>;
+  /** modelgate's decision line for it, if modelgate was asked (and runs in process). */
+  readonly decision: Record<string, unknown> | undefined;
+}
+
+const AUTHZ_STATS = ['ok', 'denied', 'error', 'invalid'] as const;
 
 const MODELGATE_CLUSTERS = new Set(['modelgate', 'modelgate_accesslog']);
 const UPSTREAM_CLUSTERS = new Set(['model_server', 'local_model']);
@@ -161,6 +178,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       existsSync(accessLogFile)
         ? readFileSync(accessLogFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
         : [];
+    const accessLogLine: Stack['accessLogLine'] = async (match, from = 0, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        await adminPost(adminPort, '/reopen_logs');
+        const line = accessLog().slice(from).find(match);
+        if (line) return line;
+        if (Date.now() > deadline) throw new Error(`no matching access-log line after line ${from}:\n${JSON.stringify(accessLog().slice(from))}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
     return {
       envoy,
       gate,
@@ -168,17 +195,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       certs,
       port,
       accessLog,
-      async accessLogLine(match, from = 0, timeoutMs = 10_000) {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          await adminPost(adminPort, '/reopen_logs');
-          const line = accessLog().slice(from).find(match);
-          if (line) return line;
-          if (Date.now() > deadline) throw new Error(`no matching access-log line after line ${from}:\n${JSON.stringify(accessLog().slice(from))}`);
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      },
+      accessLogLine,
       call: (cert, target, o) => callEnvoy(port, certs, cert, target, o),
+      async exchange(cert, target, o) {
+        const from = accessLog().length;
+        const reply = await callEnvoy(port, certs, cert, target, o);
+        const access = await accessLogLine(() => true, from);
+        const decision = gate?.logs.find((l) => l.msg === 'decision' && l.request_id === access.request_id);
+        return { reply, access, decision };
+      },
+      async extAuthzStats() {
+        // Envoy names them http.<HCM stat_prefix>.ext_authz.<filter stat_prefix>.<counter>.
+        const hcm = (doc.static_resources.listeners as Node[])[0]!.filter_chains[0].filters[0].typed_config;
+        const filter = (hcm.http_filters as Node[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config;
+        const prefix = `http.${hcm.stat_prefix}.ext_authz.${filter.stat_prefix}`;
+        const values = await Promise.all(AUTHZ_STATS.map((s) => envoy.stat(`${prefix}.${s}`)));
+        return Object.fromEntries(AUTHZ_STATS.map((s, i) => [s, values[i]!])) as Record<(typeof AUTHZ_STATS)[number], number>;
+      },
       close,
     };
   } catch (error) {

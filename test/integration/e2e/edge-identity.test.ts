@@ -12,16 +12,7 @@ const PREDICT = '/v1/models/fraud-detector:predict';
 const IDENTITY_HEADERS = ['x-modelgate-subject', 'x-modelgate-roles', 'x-modelgate-tenant', 'x-modelgate-auth-method', 'x-modelgate-decision-id'];
 /** What a client might send to pose as someone else; each name twice, so a surviving copy shows. */
 const FORGED = Object.fromEntries(IDENTITY_HEADERS.map((h) => [h, ['admin', 'root']]));
-const AUTHZ_STATS = ['ok', 'denied', 'error', 'invalid'] as const;
 
-type Line = Record<string, unknown>;
-interface Exchange {
-  readonly reply: Reply;
-  /** The access-log line Envoy wrote for this request. */
-  readonly access: Line;
-  /** modelgate's decision line for it (joined on Envoy's x-request-id), if modelgate was asked. */
-  readonly decision: Line | undefined;
-}
 
 describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () => {
   let fx: E2eFixture;
@@ -38,19 +29,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
   const received = () => stack.upstream.received.length;
   const lastReceived = () => stack.upstream.received.at(-1)!;
   const valuesOf = (name: string) => stack.upstream.valuesOf(lastReceived(), name);
-  /** Envoy's ext_authz counters (http.<hcm prefix>.ext_authz.<filter prefix>.*); `invalid` counts answers validate_mutations refused. */
-  const authzStats = async () => {
-    const values = await Promise.all(AUTHZ_STATS.map((s) => stack.envoy.stat(`http.edge.ext_authz.modelgate.${s}`)));
-    return Object.fromEntries(AUTHZ_STATS.map((s, i) => [s, values[i]!])) as Record<(typeof AUTHZ_STATS)[number], number>;
-  };
 
-  /** One request; every earlier exchange waited for its own access-log line, so the next new line is this one's. */
-  async function exchange(cert: DevCert | null, target: string, o: CallOptions = {}): Promise<Exchange> {
-    const from = stack.accessLog().length;
-    const reply = await stack.call(cert, target, o);
-    const access = await stack.accessLogLine(() => true, from);
-    return { reply, access, decision: decisions().find((d) => d.request_id === access.request_id) };
-  }
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const post = (headers: Record<string, string | string[]> = {}): CallOptions => ({
     method: 'POST',
@@ -74,7 +53,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
     });
 
     it('a mapped SPIFFE id reaches the model server with one copy of each identity header, never a client-sent one', async () => {
-      const { reply, access, decision } = await exchange('batch-scorer', PREDICT, post(FORGED));
+      const { reply, access, decision } = await stack.exchange('batch-scorer', PREDICT, post(FORGED));
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toMatchObject({ upstream: 'echo', path: PREDICT, body: '{"features":[0.1,0.7]}' });
       expect(decision).toMatchObject({ decision: 'allow', subject: BATCH_SCORER, auth_method: 'mtls', rule_id: 'analysts-predict' });
@@ -87,7 +66,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
 
     it('an unmapped SPIFFE id gets 403 with modelgate\'s JSON body, carrying the x-request-id Envoy generated', async () => {
       const upstream = received();
-      const { reply, access, decision } = await exchange('frontend', PREDICT, post());
+      const { reply, access, decision } = await stack.exchange('frontend', PREDICT, post());
       expect(reply.status).toBe(403);
       expect(reply.headers['content-type']).toBe('application/json');
       expect(access.request_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -101,7 +80,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
   describe('JWT and API keys (TLS with the batch-scorer certificate; modelgate tries jwt first)', () => {
     it('an allowed JWT: the model server gets the token\'s identity and no Authorization header', async () => {
       const token = await fx.token('alice', ['data_scientist']);
-      const { reply, decision } = await exchange('batch-scorer', PREDICT, post({ ...bearer(token), ...FORGED }));
+      const { reply, decision } = await stack.exchange('batch-scorer', PREDICT, post({ ...bearer(token), ...FORGED }));
       expect(reply.status).toBe(200);
       expect(lastReceived().headers.authorization).toBeUndefined();
       expect(lastReceived().rawHeaders.filter(([n]) => n === 'authorization')).toEqual([]);
@@ -111,7 +90,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
 
     it('an identity without a tenant: a client-sent x-modelgate-tenant is removed, not passed on', async () => {
       const token = await fx.token('dave', ['data_scientist'], { claims: { org: undefined } });
-      const { reply } = await exchange('batch-scorer', PREDICT, post({ ...bearer(token), ...FORGED }));
+      const { reply } = await stack.exchange('batch-scorer', PREDICT, post({ ...bearer(token), ...FORGED }));
       expect(reply.status).toBe(200);
       expect(valuesOf('x-modelgate-tenant')).toEqual([]);
       expect(valuesOf('x-modelgate-subject')).toEqual(['dave']);
@@ -143,7 +122,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       it(`a JWT ${name} gets 401, WWW-Authenticate and modelgate's body unchanged, despite the mapped certificate`, async () => {
         const token = await make(fx);
         const upstream = received();
-        const { reply, access, decision } = await exchange('batch-scorer', PREDICT, post(bearer(token)));
+        const { reply, access, decision } = await stack.exchange('batch-scorer', PREDICT, post(bearer(token)));
         const direct = await gateAnswer(token, String(access.request_id));
         expect(reply.status).toBe(401);
         expect(direct.status).toBe('Unauthorized'); // envoy.type.v3.StatusCode 401, by enum name
@@ -159,7 +138,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
     }
 
     it('an allowed API key: the model server gets the key\'s identity and no x-api-key header', async () => {
-      const { reply } = await exchange('batch-scorer', PREDICT, post({ 'x-api-key': fx.apiKey, ...FORGED }));
+      const { reply } = await stack.exchange('batch-scorer', PREDICT, post({ 'x-api-key': fx.apiKey, ...FORGED }));
       expect(reply.status).toBe(200);
       expect(valuesOf('x-api-key')).toEqual([]);
       expect(valuesOf('x-modelgate-subject')).toEqual(['svc:reporting']);
@@ -170,7 +149,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
 
   describe('policy and routes', () => {
     it('RBAC deny: an analyst on a model no rule grants gets 403 and its body', async () => {
-      const { reply, access, decision } = await exchange('batch-scorer', '/v1/models/xgb:predict', post());
+      const { reply, access, decision } = await stack.exchange('batch-scorer', '/v1/models/xgb:predict', post());
       expect(reply.status).toBe(403);
       expect(reply.body).toBe(JSON.stringify({ error: 'forbidden', reason: 'no_matching_rule', request_id: access.request_id }));
       expect(decision).toMatchObject({ subject: BATCH_SCORER, roles: ['analyst'], model: 'xgb', action: 'predict', reason: 'no_matching_rule' });
@@ -179,36 +158,36 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
 
     it('route context_extensions decide model and action, winning over what the path would give', async () => {
       // GET /v1/models/fraud-detector: the route says read.
-      const read = await exchange('batch-scorer', '/v1/models/fraud-detector');
+      const read = await stack.exchange('batch-scorer', '/v1/models/fraud-detector');
       expect(read.reply.status).toBe(200);
       expect(read.decision).toMatchObject({ model: 'fraud-detector', action: 'read', rule_id: 'analysts-predict' });
       // POST on the same route: the path patterns know only GET here (target_unknown), the route still says read.
-      const posted = await exchange('batch-scorer', '/v1/models/fraud-detector', post());
+      const posted = await stack.exchange('batch-scorer', '/v1/models/fraud-detector', post());
       expect(posted.reply.status).toBe(200);
       expect(posted.access.ext_authz).toMatchObject({ model: 'fraud-detector', action: 'read' });
       // GET on the :predict route: the route says predict; the path alone reads as model "x:predict", action read,
       // which is what the catch-all /v1/models/ route (no context_extensions) gives for the same shape.
-      const predict = await exchange('batch-scorer', PREDICT);
+      const predict = await stack.exchange('batch-scorer', PREDICT);
       expect(predict.reply.status).toBe(200);
       expect(predict.decision).toMatchObject({ method: 'GET', model: 'fraud-detector', action: 'predict' });
-      const byPath = await exchange('batch-scorer', '/v1/models/xgb:predict');
+      const byPath = await stack.exchange('batch-scorer', '/v1/models/xgb:predict');
       expect(byPath.reply.status).toBe(403);
       expect(byPath.decision).toMatchObject({ method: 'GET', model: 'xgb:predict', action: 'read', reason: 'no_matching_rule' });
     });
 
     it('/healthz and the 404 catch-all answer without calling modelgate', async () => {
-      const before = { decisions: decisions().length, stats: await authzStats(), upstream: received() };
+      const before = { decisions: decisions().length, stats: await stack.extAuthzStats(), upstream: received() };
       // frontend would be denied by modelgate: a 200 shows no check happened.
-      const health = await exchange('frontend', '/healthz');
+      const health = await stack.exchange('frontend', '/healthz');
       expect(health.reply).toMatchObject({ status: 200, body: 'ok\n' });
-      const missing = await exchange('batch-scorer', '/v2/anything', post());
+      const missing = await stack.exchange('batch-scorer', '/v2/anything', post());
       expect(missing.reply).toMatchObject({ status: 404, body: '{"error":"not_found"}\n' });
       for (const { access } of [health, missing]) {
         expect(access.response_code_details).toBe('direct_response');
         expect(access.ext_authz).toBeNull();
       }
       expect(decisions()).toHaveLength(before.decisions);
-      expect(await authzStats()).toEqual(before.stats);
+      expect(await stack.extAuthzStats()).toEqual(before.stats);
       expect(received()).toBe(before.upstream);
     });
   });
@@ -224,7 +203,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
     });
 
     it('accepts every answer shape modelgate gives: ok/denied count each check, nothing is invalid', async () => {
-      const before = await authzStats();
+      const before = await stack.extAuthzStats();
       const carol = bearer(await fx.token('carol', ['data_scientist']));
       const erin = bearer(await fx.token('erin', ['data_scientist'], { claims: { org: undefined } }));
       const budget = (r: Reply) => [r.headers['ratelimit-policy'], r.headers.ratelimit];
@@ -240,12 +219,12 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
         ['frontend', post(), 403, (r) => expect(JSON.parse(r.body)).toMatchObject({ reason: 'no_matching_rule' })],
       ];
       for (const [cert, options, status, see] of shapes) {
-        const { reply, access } = await exchange(cert, PREDICT, options);
+        const { reply, access } = await stack.exchange(cert, PREDICT, options);
         expect(reply.status).toBe(status);
         expect(access.response_code_details).toBe(status === 200 ? 'via_upstream' : 'ext_authz_denied');
         see(reply);
       }
-      const after = await authzStats();
+      const after = await stack.extAuthzStats();
       expect(after).toEqual({ ...before, ok: before.ok + 4, denied: before.denied + 3 });
       expect(after.invalid).toBe(0);
       expect(stack.accessLog().filter((l) => l.response_code_details === 'ext_authz_invalid')).toEqual([]);

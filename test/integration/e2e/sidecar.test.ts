@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
-import { startStack, type CallOptions, type DevCert, type Reply, type Stack } from '../../helpers/envoy-stack.js';
+import { startStack, type CallOptions, type Stack } from '../../helpers/envoy-stack.js';
 import { BATCH_SCORER, FRONTEND, e2eFixture, gateYaml, type E2eFixture } from './fixture.js';
 
 /** The end-to-end policy plus one rule that only the :evaluate body can satisfy. */
@@ -15,14 +15,7 @@ const EVALUATE_RULE = `
       actions: [evaluate]
       when: 'has(body.dataset) && body.dataset.startsWith("holdout-")'
 `;
-const AUTHZ_STATS = ['ok', 'denied', 'error', 'invalid'] as const;
 
-type Line = Record<string, unknown>;
-interface Exchange {
-  readonly reply: Reply;
-  readonly access: Line;
-  readonly decision: Line | undefined;
-}
 
 describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', () => {
   let fx: E2eFixture;
@@ -40,22 +33,11 @@ describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', 
   const decisions = () => stack.gate!.logs.filter((l) => l.msg === 'decision');
   const received = () => stack.upstream.received.length;
   const lastReceived = () => stack.upstream.received.at(-1)!;
-  const authzStats = async () => {
-    const values = await Promise.all(AUTHZ_STATS.map((s) => stack.envoy.stat(`http.sidecar_inbound.ext_authz.modelgate.${s}`)));
-    return Object.fromEntries(AUTHZ_STATS.map((s, i) => [s, values[i]!])) as Record<(typeof AUTHZ_STATS)[number], number>;
-  };
 
-  /** One request; every earlier exchange waited for its own access-log line, so the next new line is this one's. */
-  async function exchange(cert: DevCert, target: string, o: CallOptions = {}): Promise<Exchange> {
-    const from = stack.accessLog().length;
-    const reply = await stack.call(cert, target, o);
-    const access = await stack.accessLogLine(() => true, from);
-    return { reply, access, decision: decisions().find((d) => d.request_id === access.request_id) };
-  }
   const post = (body: string): CallOptions => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
   it('predict: the vhost names the model, the route adds the action; batch-scorer reaches the model server', async () => {
-    const { reply, access, decision } = await exchange('batch-scorer', '/v1/models/fraud-detector:predict', post('{"features":[1]}'));
+    const { reply, access, decision } = await stack.exchange('batch-scorer', '/v1/models/fraud-detector:predict', post('{"features":[1]}'));
     expect(reply.status).toBe(200);
     expect(decision).toMatchObject({ decision: 'allow', subject: BATCH_SCORER, model: 'fraud-detector', action: 'predict', rule_id: 'analysts-predict' });
     expect(access.ext_authz).toMatchObject({ model: 'fraud-detector', action: 'predict', decision: 'allow' });
@@ -66,21 +48,21 @@ describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', 
   });
 
   it('read: GET on the model itself merges to fraud-detector / read', async () => {
-    const { reply, decision } = await exchange('batch-scorer', '/v1/models/fraud-detector');
+    const { reply, decision } = await stack.exchange('batch-scorer', '/v1/models/fraud-detector');
     expect(reply.status).toBe(200);
     expect(decision).toMatchObject({ method: 'GET', model: 'fraud-detector', action: 'read', decision: 'allow' });
   });
 
   it('evaluate: the route sends the body, and the body decides', async () => {
     const holdout = '{"dataset":"holdout-2026-q3"}';
-    const allowed = await exchange('batch-scorer', '/v1/models/fraud-detector:evaluate', post(holdout));
+    const allowed = await stack.exchange('batch-scorer', '/v1/models/fraud-detector:evaluate', post(holdout));
     expect(allowed.reply.status).toBe(200);
     expect(allowed.decision).toMatchObject({ model: 'fraud-detector', action: 'evaluate', rule_id: 'analysts-evaluate-holdout' });
     expect(allowed.decision!.body_sha256).toBe(createHash('sha256').update(holdout).digest('hex'));
     expect(lastReceived().body).toBe(holdout);
 
     const upstream = received();
-    const training = await exchange('batch-scorer', '/v1/models/fraud-detector:evaluate', post('{"dataset":"train-2026"}'));
+    const training = await stack.exchange('batch-scorer', '/v1/models/fraud-detector:evaluate', post('{"dataset":"train-2026"}'));
     expect(training.reply.status).toBe(403);
     expect(training.reply.body).toBe(JSON.stringify({ error: 'forbidden', reason: 'no_matching_rule', request_id: training.access.request_id }));
     expect(training.decision).toMatchObject({ model: 'fraud-detector', action: 'evaluate', reason: 'no_matching_rule' });
@@ -94,7 +76,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', 
       ['/v1/models/fraud-detector', 'GET', 'read'],
     ] as const) {
       const requestId = randomUUID();
-      const { reply, access, decision } = await exchange('frontend', target, { method, headers: { 'x-request-id': requestId } });
+      const { reply, access, decision } = await stack.exchange('frontend', target, { method, headers: { 'x-request-id': requestId } });
       expect(reply.status).toBe(403);
       expect(reply.body).toBe(JSON.stringify({ error: 'forbidden', reason: 'no_matching_rule', request_id: requestId }));
       expect(access).toMatchObject({ request_id: requestId, response_code: 403, response_flags: 'UAEX' });
@@ -104,19 +86,19 @@ describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', 
   });
 
   it('/healthz goes to the model server without a modelgate call, whoever asks', async () => {
-    const before = { decisions: decisions().length, stats: await authzStats() };
+    const before = { decisions: decisions().length, stats: await stack.extAuthzStats() };
     // frontend would be denied by modelgate: the model server answering shows no check happened.
-    const { reply, access } = await exchange('frontend', '/healthz');
+    const { reply, access } = await stack.exchange('frontend', '/healthz');
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toMatchObject({ upstream: 'echo', path: '/healthz' });
     expect(lastReceived().rawHeaders.filter(([n]) => n.startsWith('x-modelgate-'))).toEqual([]);
     expect(access).toMatchObject({ response_code: 200, response_code_details: 'via_upstream', ext_authz: null });
     expect(decisions()).toHaveLength(before.decisions);
-    expect(await authzStats()).toEqual(before.stats);
+    expect(await stack.extAuthzStats()).toEqual(before.stats);
   });
 
   it('validate_mutations accepted every answer above: each check counted ok or denied, none invalid', async () => {
-    const stats = await authzStats();
+    const stats = await stack.extAuthzStats();
     const lines = decisions();
     expect(stats).toEqual({
       ok: lines.filter((d) => d.decision === 'allow').length,
