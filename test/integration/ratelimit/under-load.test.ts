@@ -145,8 +145,10 @@ describe('Redis killed and restarted under load: two serve replicas', () => {
           `while dead ${limited.length} limited checks answered after p50/p99/max ${summary(waits)} ms, ${wrong.length} not by their fail mode; ` +
           `control checks p50/p99/max ${summary(control)} ms; death reaped ${(dead - killed).toFixed(1)} ms after the SIGKILL`,
       );
-      // A burst of the machine's own (checks that never touch Redis were as late): measure again.
-      if (Math.max(...control) >= FAIL_FAST_MS && attempt < ATTEMPTS) continue;
+      // A burst of the machine's own (checks that never touch Redis were nearly as late, or the OS
+      // took long to even reap the killed Redis): measure again. The last attempt is judged as is.
+      const busy = Math.max(...control) >= FAIL_FAST_MS * 0.75 || dead - killed >= FAIL_FAST_MS / 2;
+      if (busy && attempt < ATTEMPTS) continue;
       expect(Math.max(...control), 'control checks within 20 ms: the machine was too busy to measure the bound').toBeLessThan(FAIL_FAST_MS);
 
       expect(caught.length).toBeGreaterThan(0);

@@ -98,5 +98,5 @@ policy:
     } finally {
       proc.kill('SIGKILL');
     }
-  });
+  }, 60_000); // three processes starting through tsx on a busy 2-core machine
 });
