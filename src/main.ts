@@ -14,6 +14,7 @@ import { watchFiles } from './admin/watch.js';
 import { buildStages } from './app/build-stages.js';
 import { Closers } from './app/closers.js';
 import { listening } from './app/listen-error.js';
+import { plaintextExposures } from './app/exposure.js';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './config/problems.js';
 import { decisionLog } from './decision/decision-log.js';
@@ -195,6 +196,12 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     if (http) {
       checkServers.push(http);
       logger.info({ port: http.port }, 'modelgate serving HTTP authorization');
+    }
+
+    // Loud on purpose: an exposed plaintext Check port lets any caller claim any principal.
+    for (const exposed of plaintextExposures(serverConfig)) {
+      if (exposed.acknowledged) logger.info({ listener: exposed.key, address: exposed.address }, exposed.message);
+      else logger.warn({ listener: exposed.key, address: exposed.address, security: 'exposed_check_port' }, `SECURITY WARNING: ${exposed.message}`);
     }
 
     phase = 'serving';

@@ -12,19 +12,35 @@ const attributes = z.record(z.string(), z.string());
 /** Asymmetric algorithms only: HS* is refused so a public key can never be used as an HMAC secret. */
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
-const tlsSchema = z.strictObject({
-  cert_file: nonEmpty,
-  key_file: nonEmpty,
-  /** CA bundle that signs Envoy's client certificate for the Envoy→modelgate hop. */
-  client_ca_file: nonEmpty.optional(),
-  require_client_cert: z.boolean().default(true),
-});
+const tlsSchema = z
+  .strictObject({
+    cert_file: nonEmpty,
+    key_file: nonEmpty,
+    /** CA bundle that signs Envoy's client certificate for the Envoy→modelgate hop. */
+    client_ca_file: nonEmpty.optional(),
+    require_client_cert: z.boolean().default(true),
+  })
+  // Without a CA there is nothing to verify a client certificate against: gRPC would serve every
+  // client, which is the opposite of what `require_client_cert: true` asked for.
+  .refine((t) => !t.require_client_cert || t.client_ca_file !== undefined, {
+    message: 'required when require_client_cert is true (the CA that signs Envoy\'s client certificate)',
+    path: ['client_ca_file'],
+  });
+
+/**
+ * A Check port answers whoever reaches it, and a direct caller can claim any principal or
+ * header. Beyond loopback without TLS, modelgate warns loudly at startup; `true` says the hop is
+ * protected another way (a mesh sidecar's mTLS, a private network) and turns the warning into an
+ * info line.
+ */
+const allowPlaintextBeyondLoopback = z.boolean().default(false);
 
 const serverSchema = z.strictObject({
   grpc: z
     .strictObject({
-      address: listenAddress.default('0.0.0.0:9191'),
+      address: listenAddress.default('127.0.0.1:9191'),
       tls: tlsSchema.optional(),
+      allow_plaintext_beyond_loopback: allowPlaintextBeyondLoopback,
       /** Bigger requests (huge headers or bodies) are refused by gRPC before they cost a decode. */
       max_receive_message_bytes: z.number().int().min(1024).default(4 * 1024 * 1024),
     })
@@ -36,7 +52,8 @@ const serverSchema = z.strictObject({
   http: z
     .strictObject({
       enabled: z.boolean().default(false),
-      address: listenAddress.default('0.0.0.0:9193'),
+      address: listenAddress.default('127.0.0.1:9193'),
+      allow_plaintext_beyond_loopback: allowPlaintextBeyondLoopback,
       /** Envoy http_service `path_prefix`: removed from the check request's path before matching. */
       path_prefix: z.string().regex(/^(\/[^?#\s]*)?$/, "expected '' or a path starting with /").default(''),
       /** nginx auth_request: the original method and URI (set by the proxy, e.g. $request_method, $request_uri). */

@@ -117,6 +117,7 @@ function serverCredentials(tls: Config['server']['grpc']['tls'], baseDir: string
   return grpc.ServerCredentials.createSsl(
     ca,
     [{ cert_chain: read(tls.cert_file), private_key: read(tls.key_file) }],
-    Boolean(ca) && tls.require_client_cert,
+    // The schema refuses require_client_cert without client_ca_file, so this never means "anyone".
+    tls.require_client_cert,
   );
 }

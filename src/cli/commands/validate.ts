@@ -20,6 +20,10 @@ export function register(program: Command): void {
         if (!built.ok) throw new ConfigError(file, built.problems.map(loaded.describe));
         process.stdout.write(`${file}: OK (${loaded.config.policy.rules.length} rules, sha256 ${sha256})\n`);
         for (const line of describeSettings(loaded.config, loaded.sources, process.env)) process.stdout.write(`  ${line}\n`);
+        const { plaintextExposures } = await import('../../app/exposure.js');
+        for (const exposed of plaintextExposures(loaded.config.server)) {
+          process.stderr.write(`${exposed.acknowledged ? 'note' : 'SECURITY WARNING'}: ${exposed.message}\n`);
+        }
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         process.stderr.write(`${error.lines.join('\n')}\n`);

@@ -36,6 +36,8 @@ describe('config errors name the file, line and key path', () => {
     ['audit-keeps-jwt-header.yaml', [`${fixture('audit-keeps-jwt-header.yaml')}:9: audit.privacy.keep[0].name: 'x-identity' carries a credential (identity.jwt.header); credentials are never stored in the audit trail, hashed or plain`]],
     ['audit-keeps-redacted-header.yaml', [`${fixture('audit-keeps-redacted-header.yaml')}:7: audit.privacy.keep[0].name: 'x-tenant-pin' carries a credential (log.redact_headers marks it sensitive); credentials are never stored in the audit trail, hashed or plain`]],
     ['audit-keeps-jwt-assertion.yaml', [`${fixture('audit-keeps-jwt-assertion.yaml')}:5: audit.privacy.keep[0].name: looks like a credential; credentials are never stored in the audit trail`]],
+    // Issue 13, finding 7: a client certificate cannot be required with nothing to verify it against.
+    ['tls-client-cert-without-ca.yaml', [`${fixture('tls-client-cert-without-ca.yaml')}:5: server.grpc.tls.client_ca_file: required when require_client_cert is true (the CA that signs Envoy's client certificate)`]],
     ['broken-yaml.yaml', [`${fixture('broken-yaml.yaml')}:3: YAML: Flow map in block collection must be sufficiently indented and end with a }`]],
   ])('%s', (name, expected) => {
     expect(problemsOf(name)).toEqual(expected);
