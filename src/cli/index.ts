@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // The `modelgate` command line: one subcommand module per task, registered here.
 
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCommands } from './commands/index.js';
 
+// src/cli and dist/cli both sit two levels under the package root.
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('modelgate')
   .description('Envoy external authorization for ML model APIs')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError();
 
 registerCommands(program);
