@@ -15,6 +15,12 @@ const program = new Command('modelgate')
 
 registerCommands(program);
 
+// `modelgate check --json | head`: a reader that stops early is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`modelgate: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 2;

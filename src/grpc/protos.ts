@@ -40,3 +40,9 @@ export function authorizationServiceDefinition(): grpc.ServiceDefinition {
   if (!def || !('Check' in def)) throw new Error(`${AUTHORIZATION_SERVICE} missing from Envoy protos`);
   return def as unknown as grpc.ServiceDefinition;
 }
+
+/** `Unauthorized` → 401: Envoy's `envoy.type.v3.StatusCode` enum, read from the proto itself. */
+export function httpStatusNumber(name: string): number | undefined {
+  const def = extAuthzPackageDefinition()['envoy.type.v3.StatusCode'] as { type?: { value?: Array<{ name: string; number: number }> } } | undefined;
+  return def?.type?.value?.find((v) => v.name === name)?.number;
+}

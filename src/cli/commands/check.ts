@@ -34,6 +34,7 @@ export function register(program: Command): void {
     .action(async (opts: CheckOptions) => {
       const { checkClient, envoyCheckRequest } = await import('../../grpc/client.js');
       const { structToJson } = await import('../../grpc/struct.js');
+      const { httpStatusNumber } = await import('../../grpc/protos.js');
       const headers = keyValues(opts.header);
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
@@ -54,7 +55,9 @@ export function register(program: Command): void {
         } else {
           const allowed = res.status?.code === 0;
           const meta = structToJson(res.dynamic_metadata);
-          const status = allowed ? 200 : res.denied_response?.status?.code;
+          // The client decodes enums by name (`Unauthorized`); print the number, as for ALLOW 200.
+          const denied = res.denied_response?.status?.code as number | string | undefined;
+          const status = allowed ? 200 : typeof denied === 'string' ? httpStatusNumber(denied) : denied;
           process.stdout.write(`${allowed ? 'ALLOW' : 'DENY'} ${status} reason=${String(meta.reason)}\n`);
           const headerList = allowed ? res.ok_response?.headers : res.denied_response?.headers;
           for (const h of headerList ?? []) process.stdout.write(`  ${h.header.key}: ${h.header.value}\n`);
