@@ -1,6 +1,7 @@
 // Turns one HTTP authorization request (Envoy http_service or nginx auth_request) into the
 // pipeline's CheckInput; the only place that knows which header carries what.
 
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { CheckInput } from '../pipeline/check-input.js';
 
@@ -54,7 +55,9 @@ export function checkInputFromHttp(req: HttpAuthzRequest, config: HttpModeConfig
   // Envoy's gRPC mode includes pseudo-headers; keep policies that read them working in this mode.
   Object.assign(headers, { ':method': method, ':path': path, ':authority': host, ':scheme': scheme });
   return {
-    requestId: headers['x-request-id'] ?? '',
+    // nginx sends none unless told to ($request_id): a generated id still ties the deny body a
+    // user quotes to the decision log line.
+    requestId: headers['x-request-id'] || randomUUID(),
     streamId: '',
     method,
     path,

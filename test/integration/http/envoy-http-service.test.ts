@@ -80,6 +80,14 @@ describe('HTTP mode, Envoy http_service shape', () => {
     expect(JSON.parse(res.body)).toEqual({ error: 'unauthenticated', reason: 'no_credential', request_id: 'req-401' });
   });
 
+  it('generates a request id when the proxy sent none, the same in the deny body and the decision log', async () => {
+    const res = await call('/check/v1/models/fraud-detector:predict', { method: 'POST' });
+    expect(res.status).toBe(401);
+    const id = (JSON.parse(res.body) as { request_id: string }).request_id;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(gate.logs.filter((l) => l.msg === 'decision' && l.request_id === id)).toHaveLength(1);
+  });
+
   it('answers 401 invalid_token for a token from an unknown key', async () => {
     const res = await call('/check/v1/models/fraud-detector', { headers: { authorization: 'Bearer not.a.jwt' } });
     expect(res.status).toBe(401);
