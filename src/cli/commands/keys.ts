@@ -30,6 +30,13 @@ export function register(program: Command): void {
       if (!cfg) throw new Error(`${configFile}: identity.api_keys is not configured`);
       const raw = cfg.secret_file ? readFileSync(resolve(loaded.baseDir, cfg.secret_file), 'utf8').trim() : process.env[cfg.secret_env];
       if (!raw) throw new Error(`API key secret missing: set ${cfg.secret_file ? `file ${cfg.secret_file}` : `env ${cfg.secret_env}`}`);
+      // A key with a role no rule can name would authenticate and then be denied everything.
+      const declared = Object.keys(loaded.config.policy.roles);
+      const unknown = opts.role.filter((r) => !declared.includes(r));
+      if (unknown.length > 0) throw new Error(`${configFile}: unknown role ${unknown.map((r) => `'${r}'`).join(', ')} (declared in policy.roles: ${declared.join(', ') || 'none'})`);
+      // Say which config and secret hashed the key: a key hashed with the example's dev secret
+      // matches nothing in a deployment.
+      process.stderr.write(`Using ${configFile}${opts.config ? '' : ' (no --config: the example config and its dev secret)'}, secret from ${cfg.secret_file ? `file ${resolve(loaded.baseDir, cfg.secret_file)}` : `env ${cfg.secret_env}`}\n`);
       const { key, hash } = createApiKey(Buffer.from(raw, 'utf8'), opts.id);
       const entry: Record<string, unknown> = { id: opts.id, hash, subject: opts.subject ?? opts.id, roles: opts.role };
       if (opts.expires) entry.expires_at = opts.expires;
