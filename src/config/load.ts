@@ -8,6 +8,7 @@ import { configSchema, type Config } from './schema.js';
 import { ConfigError, formatKeyPath, type ConfigProblem, type KeyPath } from './problems.js';
 import { applyEnvOverrides, type SettingSource } from './env.js';
 import { keptCredentialProblems } from './credential-headers.js';
+import { plainMessage } from './plain-words.js';
 
 export interface LoadedConfig {
   readonly file: string;
@@ -33,9 +34,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const { raw, describe } = parseLocatedYaml(text, file);
-  const { value, sources } = applyEnvOverrides(raw, env);
-  const parsed = configSchema.safeParse(value);
+  const located = parseLocatedYaml(text, file);
+  const { value, sources } = applyEnvOverrides(located.raw, env);
+  const describe = describeWithEnv(located.describe, sources, file);
+  // reportInput: plainMessage tells a missing key ("required") from a wrong value by the input.
+  const parsed = configSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(file, parsed.error.issues.flatMap((issue) => issueProblems(issue)).map(describe));
   }
@@ -88,7 +91,7 @@ export function issueProblems(issue: z.core.$ZodIssue, prefix: KeyPath = []): Co
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key}'` }));
   }
-  return [{ path, message: issue.message }];
+  return [{ path, message: plainMessage(issue) }];
 }
 
 function deepFreeze<T>(value: T): T {
@@ -97,4 +100,21 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/**
+ * A value that came from an environment variable is reported as that variable: the file's line
+ * for the key would point at a value that is not the one in effect.
+ */
+function describeWithEnv(describe: (p: ConfigProblem) => string, sources: ReadonlyMap<string, string>, file: string): (p: ConfigProblem) => string {
+  return (p) => {
+    for (const [key, source] of sources) {
+      if (!source.startsWith('env:')) continue;
+      const envPath = key.split('.');
+      if (envPath.every((part, i) => String(p.path[i]) === part)) {
+        return `${file}: ${formatKeyPath(p.path)} (from env ${source.slice(4)}): ${p.message}`;
+      }
+    }
+    return describe(p);
+  };
 }

@@ -177,7 +177,7 @@ const identitySchema = z
   })
   .prefault({});
 
-const ruleSchema = z.strictObject({
+export const ruleSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'rule ids are letters, digits, _ . : -'),
   description: z.string().optional(),
   effect: z.enum(['allow', 'deny']),
@@ -201,7 +201,7 @@ const pathTargetSchema = z.strictObject({
   model_from_body: nonEmpty.optional(),
 });
 
-const policySchema = z.strictObject({
+export const policySchema = z.strictObject({
   roles: z.record(z.string().regex(/^[A-Za-z0-9_.:-]+$/), z.strictObject({ description: z.string().optional() }).nullable()),
   rules: z.array(ruleSchema).default([]),
   targets: z

@@ -26,7 +26,18 @@ export function register(program: Command): void {
         }
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
-        process.stderr.write(`${error.lines.join('\n')}\n`);
+        const { salvagedPolicyProblems } = await import('../../app/salvage-policy.js');
+        const { parseLocatedYaml } = await import('../../config/load.js');
+        const { readFileSync } = await import('node:fs');
+        const lines = [...error.lines];
+        // A schema error stops the load; the policy checks still run over the rules that parse.
+        try {
+          const { raw, describe } = parseLocatedYaml(readFileSync(file, 'utf8'), file);
+          for (const line of salvagedPolicyProblems(raw).map(describe)) if (!lines.includes(line)) lines.push(line);
+        } catch {
+          // Unreadable or not YAML: the error above already says so.
+        }
+        process.stderr.write(`${lines.join('\n')}\n`);
         process.exitCode = 1;
       }
     });

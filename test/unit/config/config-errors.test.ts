@@ -30,7 +30,7 @@ describe('config errors name the file, line and key path', () => {
     ['cel-unknown-field.yaml', [`${fixture('cel-unknown-field.yaml')}:7: policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)`]],
     ['cel-never-equal.yaml', [`${fixture('cel-never-equal.yaml')}:6: policy.rules[0].when: subject.roles (list(string)) is never equal to "admin" (string) (to test membership, use 'in')`]],
     ['unknown-role.yaml', [`${fixture('unknown-role.yaml')}:6: policy.rules[0].roles[0]: unknown role 'analyts' (not declared in policy.roles)`]],
-    ['hs256-algorithm.yaml', [`${fixture('hs256-algorithm.yaml')}:8: identity.jwt.issuers[0].algorithms[0]: Invalid option: expected one of "RS256"|"RS384"|"RS512"|"PS256"|"PS384"|"PS512"|"ES256"|"ES384"|"ES512"|"EdDSA"`]],
+    ['hs256-algorithm.yaml', [`${fixture('hs256-algorithm.yaml')}:8: identity.jwt.issuers[0].algorithms[0]: must be one of: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA`]],
     // Issue 13, finding 13: no credential header of this deployment is kept in the audit trail, hashed or plain.
     ['audit-keeps-api-key-header.yaml', [`${fixture('audit-keeps-api-key-header.yaml')}:9: audit.privacy.keep[1].name: 'X-Model-Key' carries a credential (identity.api_keys.header); credentials are never stored in the audit trail, hashed or plain`]],
     ['audit-keeps-jwt-header.yaml', [`${fixture('audit-keeps-jwt-header.yaml')}:9: audit.privacy.keep[0].name: 'x-identity' carries a credential (identity.jwt.header); credentials are never stored in the audit trail, hashed or plain`]],
@@ -46,7 +46,7 @@ describe('config errors name the file, line and key path', () => {
   it('lists every problem, not just the first', () => {
     expect(problemsOf('many-problems.yaml')).toEqual([
       `${fixture('many-problems.yaml')}:3: server.grpc.address: expected host:port`,
-      `${fixture('many-problems.yaml')}:8: policy.rules[0].effect: Invalid option: expected one of "allow"|"deny"`,
+      `${fixture('many-problems.yaml')}:8: policy.rules[0].effect: must be one of: allow, deny`,
     ]);
   });
 
