@@ -6,7 +6,9 @@ import type { AuditRecord } from '../record.js';
 import { readRecords } from '../store-scan.js';
 import { baselineStart, windowStart, type Anomaly, type ReportWindow } from './anomaly.js';
 import { correlate, parseDecisionLog } from './correlate.js';
+import { denialsByReason, type DenialReason } from './denials.js';
 import { detectAll } from './detectors.js';
+import { timeline, type Timeline } from './timeline.js';
 import { modelUsage, subjectUsage, type ModelUsage, type SubjectUsage } from './usage.js';
 
 export interface Report {
@@ -15,6 +17,8 @@ export interface Report {
   readonly anomalies: Anomaly[];
   readonly subjects: SubjectUsage[];
   readonly models: ModelUsage[];
+  readonly denials: DenialReason[];
+  readonly timeline: Timeline;
   readonly correlated: boolean;
 }
 
@@ -32,6 +36,8 @@ export function buildReport(records: readonly AuditRecord[], w: ReportWindow, t:
     anomalies,
     subjects: subjectUsage(inWindow),
     models: modelUsage(inWindow),
+    denials: denialsByReason(inWindow),
+    timeline: timeline(inWindow, from, w.now),
     correlated: decisionLog !== undefined,
   };
 }

@@ -192,8 +192,11 @@ export function register(program: Command): void {
     .option('--now <time>', 'judge as if it were this RFC 3339 time (replaying an incident)')
     .option('--allow-empty', 'report 0 records for a missing or empty directory instead of failing')
     .option('--json', 'machine-readable output')
-    .action(async (dir: string, o: { since: string; baseline?: string; decisionLog?: string; config?: string; now?: string; allowEmpty?: boolean; json?: boolean }) => {
+    .option('--html <file>', 'write a self-contained HTML page (charts, anomalies, chain verification) instead of the text report')
+    .option('--public-key <file>', 'with --html: check checkpoint signatures for the chain status')
+    .action(async (dir: string, o: { since: string; baseline?: string; decisionLog?: string; config?: string; now?: string; allowEmpty?: boolean; json?: boolean; html?: string; publicKey?: string }) => {
       const { parseDuration } = await import('../../audit/duration.js');
+      if (o.publicKey && !o.html) return fail('--public-key checks the chain for the --html page: pass --html FILE (or use `audit verify`)');
       const loaded = await loadConfig(o);
       if (!loaded.ok) return fail(loaded.error);
       const since = parseDuration(o.since);
@@ -211,6 +214,13 @@ export function register(program: Command): void {
       const { reportFromStore } = await import('../../audit/report/build-report.js');
       const { formatReport } = await import('../../audit/report/format.js');
       const report = await reportFromStore(dir, { now, sinceMs: since.ms, baselineMs: baseline.ms }, loaded.config.report, o.decisionLog);
+      if (o.html) {
+        const { writeHtmlReport } = await import('../../audit/report/html-file.js');
+        const written = await writeHtmlReport({ file: o.html, dir, report, allowEmpty: o.allowEmpty === true, ...(o.publicKey ? { publicKeyFile: o.publicKey } : {}) });
+        if (!written.ok) return fail(written.error);
+        // The page is the report; --json still prints the data it was drawn from.
+        if (!o.json) return void process.stdout.write(`wrote ${o.html}: ${report.records} records, ${report.anomalies.length} anomalies, chain ${written.status}\n`);
+      }
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     });
 }
