@@ -23,9 +23,10 @@ describe('keys create', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('refuses a role the config does not declare, and prints no key', async () => {
-    const failed = await run(process.execPath, [...CLI, 'keys', 'create', '--id', 'ci-bot', '--role', 'analyts', '--config', config], { env }).catch(
+    const failed = (await run(process.execPath, [...CLI, 'keys', 'create', '--id', 'ci-bot', '--role', 'analyts', '--config', config], { env }).then(
+      () => ({ code: 0, stdout: 'unexpected success', stderr: '' }),
       (error: { code: number; stdout: string; stderr: string }) => error,
-    );
+    ));
     expect(failed.code).toBe(2);
     expect(failed.stdout).toBe('');
     expect(failed.stderr).toContain(`${config}: unknown role 'analyts' (declared in policy.roles: analyst, viewer)`);
