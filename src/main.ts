@@ -5,6 +5,7 @@ import { loadConfigWithHash, referencedFiles } from './admin/config-source.js';
 import { addReflection } from './admin/reflection.js';
 import { addAccessLogService } from './audit/als-receiver.js';
 import { receiverMonitor } from './audit/receiver-monitor.js';
+import { meteredSink } from './audit/metered-sink.js';
 import { loadPrivacy, type Privacy } from './audit/privacy.js';
 import { openAuditRuntime } from './audit/runtime.js';
 import type { AuditSink } from './audit/sink.js';
@@ -175,7 +176,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
           addReflection(server);
           if (audit) {
             addAccessLogService(server, {
-              sink: audit.store,
+              sink: meteredSink(audit.store, { registry: metrics.registry }),
               privacy: audit.privacy,
               maxPendingRecords: loaded.config.audit!.receiver.max_pending_records,
               onEvent: alsMonitor!.onEvent,
