@@ -54,6 +54,7 @@ describe('docs/http-mode.md', () => {
     expect(parsed.data!.server.http).toEqual({
       enabled: true,
       address: '127.0.0.1:9193',
+      allow_plaintext_beyond_loopback: false,
       path_prefix: '/check',
       method_header: 'x-original-method',
       uri_header: 'x-original-uri',
