@@ -25,8 +25,10 @@ RUN mkdir -p /var/lib/modelgate && chown node:node /var/lib/modelgate
 USER node
 WORKDIR /var/lib/modelgate
 
-# 9191 gRPC ext_authz + access-log service, 9192 admin/metrics, 9193 HTTP authorization.
-EXPOSE 9191 9192 9193
+# 9191 gRPC ext_authz, 9192 admin/metrics, 9193 HTTP authorization, 9194 the audit receiver
+# (Envoy's access logs; beyond loopback only with mTLS). Every listener defaults to loopback: the
+# mounted config chooses what a container serves beyond it.
+EXPOSE 9191 9192 9193 9194
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9192/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/app/dist/cli/index.js"]

@@ -14,7 +14,7 @@ import { authorizationServiceDefinition } from '../src/grpc/protos.js';
 function answers(): Answer[] {
   const config = configSchema.parse({ policy: { roles: {} } }).answer;
   const build = answerBuilder(config, ['authorization', 'x-api-key'], 503);
-  const identity = { subject: 'svc:bot ünïcode ✓ 🚀', method: 'api_key' as const, roles: ['analyst', 'viewer'], attributes: { org: 'acme' }, issuer: 'bot' };
+  const identity = { subject: 'api_key:svc:bot ünïcode ✓ 🚀', method: 'api_key' as const, roles: ['analyst', 'viewer'], attributes: { org: 'acme' }, issuer: 'bot' };
   const limit = {
     responseHeaders: [['ratelimit-policy', '"per-subject";q=100;w=60'], ['ratelimit', '"per-subject";r=0;t=17']] as const,
     metadata: { ratelimit_remaining: 0, ratelimit_limit: 100, ratelimit_reset: 16.5, ratelimit_id: 'per-subject' },

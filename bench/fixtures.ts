@@ -154,6 +154,6 @@ limits:
     # Large enough never to deny: the rows measure the cost of charging, not of refusing.
     - { id: per-subject, match: { roles: [analyst] }, rate: 1000000000, per: second, burst: 1000000000 }
     - { id: per-subject-model, match: { roles: [analyst] }, rate: 1000000000, per: second, burst: 1000000000, per_model: true }
-    - { id: limited, match: { subjects: ['svc:limited-bot'] }, rate: 1, per: day, burst: 1 }
+    - { id: limited, match: { subjects: ['api_key:svc:limited-bot'] }, rate: 1, per: day, burst: 1 }
 `;
 }

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { loadConfigWithHash, referencedFiles } from './admin/config-source.js';
 import { addReflection } from './admin/reflection.js';
-import { addAccessLogService } from './audit/als-receiver.js';
+import { startAuditReceiver } from './audit/receiver-server.js';
 import { receiverMonitor } from './audit/receiver-monitor.js';
 import { meteredSink } from './audit/metered-sink.js';
 import { loadPrivacy, type Privacy } from './audit/privacy.js';
@@ -18,10 +18,11 @@ import { listening } from './app/listen-error.js';
 import { plaintextExposures } from './app/exposure.js';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './config/problems.js';
-import { decisionLog } from './decision/decision-log.js';
+import { decisionLog, type DecisionLog } from './decision/decision-log.js';
 import { startGrpcServer, type GrpcServerHandle } from './grpc/server.js';
 import { startHttpAuthzServer, type HttpAuthzServerHandle } from './http/authz-server.js';
 import { createLogger } from './log/logger.js';
+import { tracingSettings } from './tracing/settings.js';
 import { createMetrics, type ModelgateMetrics } from './metrics/metrics.js';
 import { createAuthorizer, type Authorizer, type FailurePhase, type OnInternalError, type StagesRef } from './pipeline/authorizer.js';
 import { unlimited, type Limiter } from './ratelimit/limiter.js';
@@ -52,6 +53,8 @@ export type ReloadResult = { ok: true } | { ok: false; problems: readonly string
 
 export interface Modelgate {
   readonly grpcPort: number;
+  /** The access-log receiver's port (audit.receiver.listen); undefined without an audit section. */
+  readonly auditPort: number | undefined;
   /** The HTTP authorization port; undefined unless server.http.enabled. */
   readonly httpPort: number | undefined;
   /** The admin (metrics, health) port; undefined unless server.admin.enabled and `admin` is not false. */
@@ -112,7 +115,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
 
     const onError = internalErrorReporter(metrics, logger);
     const authorize = createAuthorizer(stages, {
-      log: decisionLog(logger, loaded.config.log.decisions, { trace: true }),
+      log: await withTracing(decisionLog(logger, loaded.config.log.decisions, { trace: true }), env, logger, closers),
       observe: metrics.observeCheck,
       onError,
     });
@@ -120,7 +123,8 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     const serverConfig = options.grpcAddress
       ? { ...loaded.config.server, grpc: { ...loaded.config.server.grpc, address: options.grpcAddress } }
       : loaded.config.server;
-    // Envoy's http_grpc access logger points at the Check port, so the audit receiver lives there too.
+    // The audit receiver has its own listener (audit.receiver.listen), never the Check port: who may
+    // write into the trail is decided there (loopback, or mTLS with allowed_sans).
     const audit = loaded.config.audit ? await openAudit(loaded, logger, options.auditSink) : undefined;
     if (audit) closers.push('audit store', () => audit.close());
     // Dropped access-log entries are counted and warned about at a bounded rate, never per entry.
@@ -159,6 +163,25 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       logger.info({ port: admin.port }, 'modelgate serving metrics and health');
     }
 
+    // Before the check ports, so a bad receiver setting fails the start before anything serves.
+    // With --workers N every worker binds it and the cluster shares the port, as for the Check port;
+    // records still reach the one store through the primary (options.auditSink).
+    const receiverConfig = loaded.config.audit?.receiver;
+    const receiver =
+      audit && receiverConfig
+        ? await listening(
+            'audit receiver',
+            receiverConfig.listen,
+            startAuditReceiver(receiverConfig, { sink: meteredSink(audit.store, { registry: metrics.registry }), privacy: audit.privacy, onEvent: alsMonitor!.onEvent }),
+          )
+        : undefined;
+    if (receiver && !receiver.ok) throw new ConfigError(loaded.file, [`${loaded.file}: ${receiver.error}`]);
+    if (receiver?.ok) {
+      const server = receiver.server;
+      closers.push('audit receiver', () => server.close(graceMs));
+      logger.info({ port: server.port, tls: receiverConfig!.tls !== undefined }, 'modelgate serving the audit receiver');
+    }
+
     // Both check servers drain together on close, each for up to the grace period.
     const checkServers: Array<{ shutdown(graceMs: number): Promise<void> }> = [];
     closers.push('check servers', () => Promise.all(checkServers.map((server) => server.shutdown(graceMs))));
@@ -172,17 +195,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
         onError,
         onAbandoned: (input) =>
           logger.warn({ request_id: input?.requestId || undefined }, 'check not evaluated: Envoy had reset it (its ext_authz timeout passed)'),
-        extend: (server) => {
-          addReflection(server);
-          if (audit) {
-            addAccessLogService(server, {
-              sink: meteredSink(audit.store, { registry: metrics.registry }),
-              privacy: audit.privacy,
-              maxPendingRecords: loaded.config.audit!.receiver.max_pending_records,
-              onEvent: alsMonitor!.onEvent,
-            });
-          }
-        },
+        extend: (server) => addReflection(server),
       }),
     );
     checkServers.push(grpc);
@@ -251,6 +264,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
 
     return {
       grpcPort: grpc.port,
+      auditPort: receiver?.ok ? receiver.server.port : undefined,
       httpPort: http?.port,
       adminPort: admin?.port,
       logger,
@@ -272,6 +286,25 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     logger.flush();
     throw error;
   }
+}
+
+/**
+ * OpenTelemetry tracing (docs/tracing.md), off unless the OTEL_* environment turns it on. Off, the
+ * SDK is never imported and the decision log is returned as it is: the check path does no tracing
+ * work at all. On, every check's decision line also becomes a span.
+ */
+async function withTracing(log: DecisionLog, env: NodeJS.ProcessEnv, logger: Logger, closers: Closers): Promise<DecisionLog> {
+  const tracing = tracingSettings(env);
+  if (!tracing.ok) throw new ConfigError('environment', tracing.problems);
+  if (!tracing.settings) return log;
+  const { startTracing } = await import('./tracing/start.js');
+  const running = await startTracing(tracing.settings, (error) => logger.warn({ err: error }, 'could not export trace spans'));
+  closers.push('tracing', () => running.shutdown());
+  const { protocol, url, sampler, serviceName } = tracing.settings;
+  const where = new URL(url);
+  where.username = where.password = ''; // an endpoint may carry credentials; the log line must not
+  logger.info({ protocol, url: where.href, sampler: sampler.kind, ratio: 'ratio' in sampler ? sampler.ratio : undefined, service_name: serviceName }, 'tracing checks with OpenTelemetry');
+  return running.traceChecks(log);
 }
 
 /** One reporter for every failure the authorizer and the transports catch: counted by class, logged with its phase. */

@@ -5,6 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { answerBuilder } from '../decision/answer.js';
 import { buildIdentity, type IdentityBuildOptions } from '../identity/build.js';
+import { subjectReferenceProblems } from '../identity/subject.js';
 import { compilePolicy } from '../policy/compile.js';
 import { targetResolver } from '../policy/target.js';
 import type { Stages } from '../pipeline/authorizer.js';
@@ -22,7 +23,7 @@ export function buildStages(loaded: LoadedConfig, options: BuildOptions): BuiltS
   const { config } = loaded;
   const problems: ConfigProblem[] = [];
   const compiled = compilePolicy(config.policy);
-  problems.push(...compiled.problems, ...roleReferenceProblems(loaded));
+  problems.push(...compiled.problems, ...roleReferenceProblems(loaded), ...subjectReferenceProblems(config));
   const identity = buildIdentity(config, { ...options, baseDir: loaded.baseDir });
   if (!identity.ok) problems.push(...identity.problems);
   if (problems.length > 0 || !compiled.policy || !identity.ok) return { ok: false, problems };

@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { exposureProblem } from './receiver-access.js';
 
 const duration = z.string().transform((text, ctx) => {
   const parsed = parseDuration(text);
@@ -67,15 +68,39 @@ const thresholdsSchema = z.strictObject({
   correlation_grace: duration.default(60_000),
 });
 
+// mTLS for the access-log receiver: who may write into the trail is the certificate's identity,
+// checked against an exact list (a CA usually signs for many more workloads than Envoy).
+const receiverTlsSchema = z.strictObject({
+  cert_file: z.string().min(1),
+  key_file: z.string().min(1),
+  /** CA bundle client certificates must chain to; a client without one is refused in the handshake. */
+  client_ca_file: z.string().min(1),
+  /** Exact identities (first URI SAN, else first DNS SAN, as Envoy names a peer) allowed to send. */
+  allowed_sans: z.array(z.string().min(1)).min(1),
+});
+
+const receiverSchema = z
+  .strictObject({
+    /** The AccessLogService's own gRPC listener, in `serve` and in `modelgate audit serve`; never the Check port. */
+    listen: z.string().min(1).default('127.0.0.1:9194'),
+    tls: receiverTlsSchema.optional(),
+    max_pending_records: z.number().int().min(1).default(10_000),
+    /** Open streams at once (per serving process); one more is refused with RESOURCE_EXHAUSTED. */
+    max_streams: z.number().int().min(1).max(10_000).default(32),
+    /** Sustained entries per second (per serving process); the excess is dropped and counted. */
+    max_entries_per_second: z.number().int().min(1).default(10_000),
+    /** Entries above the sustained rate accepted in one burst; default twice the rate. */
+    burst_entries: z.number().int().min(1).optional(),
+    max_message_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  })
+  .superRefine((receiver, ctx) => {
+    const problem = exposureProblem(receiver.listen, receiver.tls);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['listen'], message: problem });
+  });
+
 export const auditSchema = z.strictObject({
   store: storeSchema.prefault({}),
-  receiver: z
-    .strictObject({
-      /** Standalone ALS listener for `modelgate audit serve`; in `serve` the Check server's port is reused. */
-      listen: z.string().min(1).default('127.0.0.1:9194'),
-      max_pending_records: z.number().int().min(1).default(10_000),
-    })
-    .prefault({}),
+  receiver: receiverSchema.prefault({}),
   file: z
     .strictObject({
       path: z.string().min(1).optional(),

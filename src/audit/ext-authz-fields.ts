@@ -11,6 +11,7 @@ export type ExtAuthzFields = Pick<
   | 'roles'
   | 'tenant'
   | 'model'
+  | 'gen_ai'
   | 'action'
   | 'decision'
   | 'reason'
@@ -39,6 +40,7 @@ function millis(value: unknown): number {
 export function readExtAuthz(namespace: Readonly<Record<string, unknown>> | undefined): ExtAuthzFields {
   const ns = namespace ?? {};
   const decision = text(ns[MetadataKey.decision]);
+  const model = text(ns[MetadataKey.model]);
   const ratelimit: Record<string, string> = {};
   for (const [key, value] of Object.entries(ns)) {
     if (key.startsWith('ratelimit_')) ratelimit[key] = text(value);
@@ -50,7 +52,8 @@ export function readExtAuthz(namespace: Readonly<Record<string, unknown>> | unde
     auth_method: text(ns[MetadataKey.authMethod]),
     roles: list(ns[MetadataKey.roles]),
     tenant: text(ns[MetadataKey.tenant]),
-    model: text(ns[MetadataKey.model]),
+    model,
+    gen_ai: { request: { model } },
     action: text(ns[MetadataKey.action]),
     decision: (decision === 'allow' || decision === 'deny' ? decision : 'none') satisfies RecordDecision,
     reason: text(ns[MetadataKey.reason]),

@@ -1,5 +1,5 @@
 // The audit store has one writer (store-lock.ts): with `serve --workers N` that is the cluster
-// primary. Workers receive Envoy's access-log streams on the shared Check port and hand their
+// primary. Workers receive Envoy's access-log streams on the shared receiver port and hand their
 // records to the primary over the cluster IPC channel; the primary appends them to its store.
 
 import type { Worker } from 'node:cluster';

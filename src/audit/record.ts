@@ -4,8 +4,13 @@
 export interface RecordSource {
   /** 'envoy_als' (gRPC access-log stream) or 'envoy_file' (JSON access-log file). */
   readonly kind: 'envoy_als' | 'envoy_file';
-  /** ALS: `<node id>/<log_name>`; file: the followed path. */
+  /** ALS: `<node id>/<log_name>` as the sender declared it (not proof of anything); file: the followed path. */
   readonly id: string;
+  /**
+   * ALS only: the authenticated sender, the verified client certificate's identity (first URI SAN,
+   * else first DNS SAN) on an mTLS receiver, or `loopback`. Absent in trails written before it existed.
+   */
+  readonly sender?: string;
   /** File only: `<dev>:<inode>` of the file the line was read from (paths move on rotation). */
   readonly file?: string;
   /** File only: byte offset just past this record's line. */
@@ -23,6 +28,11 @@ export interface RecordPeer {
 
 export type RecordDecision = 'allow' | 'deny' | 'none';
 
+/** OpenTelemetry GenAI semantic-convention fields, nested so the JSON path is `gen_ai.request.model`. */
+export interface RecordGenAi {
+  readonly request: { readonly model: string };
+}
+
 export interface AuditRecord {
   /** Request start, RFC 3339 UTC with milliseconds. */
   readonly time: string;
@@ -39,6 +49,8 @@ export interface AuditRecord {
   readonly roles: readonly string[];
   readonly tenant: string;
   readonly model: string;
+  /** `gen_ai.request.model`: the same value as `model` under OpenTelemetry's GenAI name ('' when none). */
+  readonly gen_ai: RecordGenAi;
   readonly action: string;
   /** modelgate's decision from the ext_authz metadata; 'none' when the request carried none. */
   readonly decision: RecordDecision;

@@ -3,11 +3,19 @@
 import { z } from 'zod';
 import { limitsSchema } from '../ratelimit/config.js';
 import { auditSchema } from '../audit/config.js';
+import { targetNamesSchema } from '../policy/names.js';
+import { headerValueProblem } from '../decision/header-value.js';
 
 const nonEmpty = z.string().min(1);
 const names = z.array(nonEmpty);
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port');
 const attributes = z.record(z.string(), z.string());
+/** A value that reaches the model server in an `x-modelgate-*` header: the one rule in decision/header-value.ts. */
+const headerValue = z.string().superRefine((value, ctx) => {
+  const problem = headerValueProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+const headerAttributes = z.record(z.string(), headerValue);
 
 /** Asymmetric algorithms only: HS* is refused so a public key can never be used as an HMAC secret. */
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -126,9 +134,9 @@ const workloadSchema = z
     match: nonEmpty.optional(),
     /** Glob over the SAN, `*` within one path segment, `**` across segments. */
     pattern: nonEmpty.optional(),
-    subject: nonEmpty.optional(),
+    subject: headerValue.min(1).optional(),
     roles: names.default([]),
-    attributes: attributes.default({}),
+    attributes: headerAttributes.default({}),
   })
   .refine((w) => Boolean(w.match) !== Boolean(w.pattern), { message: 'exactly one of match, pattern is required' });
 
@@ -148,9 +156,9 @@ const apiKeySchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'key ids are lower-case letters, digits and dashes'),
   /** hex HMAC-SHA-256 of the whole key under the server secret; the key itself is never stored. */
   hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex characters (HMAC-SHA-256)'),
-  subject: nonEmpty,
+  subject: headerValue.min(1),
   roles: names.default([]),
-  attributes: attributes.default({}),
+  attributes: headerAttributes.default({}),
   expires_at: z.iso.datetime({ offset: true }).optional(),
   disabled: z.boolean().default(false),
 });
@@ -210,6 +218,8 @@ export const policySchema = z.strictObject({
         .strictObject({ model: nonEmpty.default('model'), action: nonEmpty.default('action') })
         .prefault({}),
       paths: z.array(pathTargetSchema).default([]),
+      /** The characters a model or action name may hold (src/policy/names.ts); models compare in lower case. */
+      names: targetNamesSchema,
     })
     .prefault({}),
 });
@@ -230,7 +240,7 @@ const answerSchema = z
     /** Remove the credential headers before the request reaches the model server. */
     strip_credentials: z.boolean().default(true),
     headers_to_remove: names.default([]),
-    realm: nonEmpty.default('modelgate'),
+    realm: headerValue.min(1).default('modelgate'),
   })
   .prefault({});
 

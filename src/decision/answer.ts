@@ -3,6 +3,7 @@
 
 import type { AnswerConfig } from '../config/schema.js';
 import { MetadataKey } from './metadata-keys.js';
+import { safeHeaderValue } from './header-value.js';
 import type { Decision } from './decision.js';
 import { REASONS, isAuthenticationFailure, type GrpcCode } from './reasons.js';
 
@@ -36,7 +37,8 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
   const headersToRemove = [
     ...new Set([...(config.strip_credentials ? credentialHeaders : []), ...config.headers_to_remove].map((h) => h.toLowerCase())),
   ];
-  const realm = config.realm.replace(/["\\]/g, '');
+  // Refused at load with control characters (header-value.ts); quotes would end the quoted string.
+  const realm = safeHeaderValue(config.realm.replace(/["\\]/g, ''));
   const headersToRemoveWithoutTenant = [...headersToRemove, names.tenant.toLowerCase()];
 
   return (decision, ctx) => {
@@ -44,14 +46,16 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
     const status = REASONS[decision.reason];
     if (decision.allowed && decision.identity) {
       const id = decision.identity;
+      // Identity values pass the one header rule here, so gRPC and HTTP mode send the same bytes:
+      // config and claims are checked earlier; this catches what nothing else vets (an mTLS SAN).
       const upstream: Array<[string, string]> = [
-        [names.subject, id.subject],
-        [names.roles, id.roles.join(',')],
+        [names.subject, safeHeaderValue(id.subject)],
+        [names.roles, safeHeaderValue(id.roles.join(','))],
         [names.auth_method, id.method],
         [names.decision_id, ctx.decisionId],
       ];
       const tenant = id.attributes[config.tenant_attribute];
-      if (tenant) upstream.push([names.tenant, tenant]);
+      if (tenant) upstream.push([names.tenant, safeHeaderValue(tenant)]);
       return {
         allowed: true,
         grpcCode: status.grpc,

@@ -19,6 +19,11 @@ export interface DecisionLogEntry {
   readonly trace?: CheckTrace;
   /** Trace headers of the transport call (gRPC metadata), read before the request's headers. */
   readonly transportTrace?: (name: string) => string | undefined;
+  /**
+   * Set by tracing (src/tracing/check-span.ts), which has already read the trace headers: the
+   * trace of the check's span, '' for none. When absent the log reads the headers itself.
+   */
+  readonly traceId?: string;
 }
 
 export interface DecisionLog {
@@ -45,20 +50,22 @@ export function decisionLog(logger: Logger, enabled: boolean, options: DecisionL
   const plain = logger.child({ pid: process.pid }, { redact: [], level: 'info' });
   const redacting = logger.child({ pid: process.pid }, { level: 'info' });
   const writePlain = plainInfoWriter(logger, plain) ?? ((fields: object, msg: string) => plain.info(fields, msg));
-  const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace, transportTrace }) => {
+  const log: DecisionLog = ({ decisionId, input, decision, latencyUs, httpStatus, trace, transportTrace, traceId }) => {
     if (!logger.isLevelEnabled('info')) return;
     const id = decision.identity;
     const fields = {
       decision_id: decisionId,
       request_id: input?.requestId || undefined,
       stream_id: input?.streamId || undefined,
-      trace_id: (transportTrace && traceIdFrom(transportTrace)) ?? (input ? traceIdFrom((name) => input.headers[name]) : undefined),
+      trace_id: (traceId ?? (transportTrace && traceIdFrom(transportTrace)) ?? (input ? traceIdFrom((name) => input.headers[name]) : undefined)) || undefined,
       method: input?.method,
       host: input?.host,
       subject: id?.subject,
       auth_method: id?.method,
       roles: id?.roles,
       model: decision.model,
+      // OpenTelemetry's GenAI attribute name for the same value, nested as `gen_ai.request.model`.
+      gen_ai: decision.model === undefined ? undefined : { request: { model: decision.model } },
       action: decision.action,
       decision: decision.allowed ? 'allow' : 'deny',
       reason: decision.reason,

@@ -19,6 +19,8 @@ export const REASONS = {
   // 400: the request itself is unusable
   request_invalid: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, error: 'bad_request' },
   path_invalid: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, error: 'bad_request' },
+  /** A model or action name (from the body or context_extensions) outside `policy.targets.names`. */
+  target_invalid: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, error: 'bad_request' },
   // 401: who is calling is unknown or unproven
   no_credential: { http: 401, grpc: GrpcCode.UNAUTHENTICATED, error: 'unauthenticated' },
   token_malformed: { http: 401, grpc: GrpcCode.UNAUTHENTICATED, error: 'unauthenticated' },

@@ -13,10 +13,10 @@ export interface CheckClient {
   close(): void;
 }
 
-export function checkClient(address: string, credentials = grpc.credentials.createInsecure()): CheckClient {
+export function checkClient(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): CheckClient {
   const def = authorizationServiceDefinition();
   const Client = grpc.makeGenericClientConstructor(def, 'Authorization');
-  const client = new Client(address, credentials);
+  const client = new Client(address, credentials, options);
   const method = def.Check!;
   const call = <T>(request: PbCheckRequest, deserialize: (b: Buffer) => T, deadlineMs: number, metadata = new grpc.Metadata()) =>
     new Promise<T>((resolve, reject) => {

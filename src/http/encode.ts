@@ -2,6 +2,7 @@
 // 200 allows, anything else denies with its status, headers and body going to the client.
 
 import type { Answer } from '../decision/answer.js';
+import { safeHeaderValue } from '../decision/header-value.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -38,12 +39,14 @@ export function encodeHttpAnswer(answer: Answer, identityHeaders: readonly strin
 }
 
 /**
- * Node refuses header values with control characters or code points above U+00FF. Send the UTF-8
- * bytes (what Envoy puts on the wire in gRPC mode) and escape control characters as `\uXXXX`,
- * which keeps the JSON deny body valid.
+ * The one header rule (decision/header-value.ts), then Node's transport constraint: Node refuses
+ * code points above U+00FF in a header value, so the UTF-8 bytes go out as latin1 characters,
+ * which are the bytes Envoy puts on the wire in gRPC mode.
  */
 function headerSafe(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const escaped = value.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return /[^\u0000-\u007f]/.test(escaped) ? Buffer.from(escaped, 'utf8').toString('latin1') : escaped;
+  const safe = safeHeaderValue(value);
+  for (let i = 0; i < safe.length; i++) {
+    if (safe.charCodeAt(i) > 0x7f) return Buffer.from(safe, 'utf8').toString('latin1');
+  }
+  return safe;
 }

@@ -4,6 +4,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyConfig, ApiKeysConfig } from '../config/schema.js';
 import type { Identity } from './identity.js';
+import { apiKeySubject } from './subject.js';
 import { identityDenied, type IdentityResult, type IdentitySource } from './result.js';
 
 export const API_KEY_PREFIX = 'mgk_';
@@ -40,7 +41,7 @@ export function apiKeySource(config: ApiKeysConfig, keys: readonly ApiKeyConfig[
   for (const k of keys) {
     byId.set(k.id, {
       hash: Buffer.from(k.hash, 'hex'),
-      identity: { subject: k.subject, method: 'api_key', roles: k.roles, attributes: k.attributes, issuer: k.id },
+      identity: { subject: apiKeySubject(k.subject), method: 'api_key', roles: k.roles, attributes: k.attributes, issuer: k.id },
       expiresAtMs: k.expires_at ? Date.parse(k.expires_at) : undefined,
       disabled: k.disabled,
     });

@@ -3,14 +3,14 @@
 import type { JwtIssuerConfig } from '../config/schema.js';
 import type { Identity } from './identity.js';
 import { identityDenied, type IdentityResult } from './result.js';
+import { isHeaderValue } from '../decision/header-value.js';
+import { jwtSubject } from './subject.js';
 
-/**
- * Subject, roles and attributes reach the model server as header values (`x-modelgate-*`). Envoy
- * refuses a whole answer with a control character in one (validate_mutations: its own bodiless
- * 500, after modelgate logged an allow), and HTTP drops surrounding whitespace, so the model server
- * would read another subject than the one decided. Such a claim makes the claims invalid.
- */
-const NOT_A_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]|^[\t ]|[\t ]$/;
+// Subject, roles and attributes reach the model server as header values (`x-modelgate-*`). Envoy
+// refuses a whole answer with a control character in one (validate_mutations: its own bodiless
+// 500, after modelgate logged an allow), and HTTP drops surrounding whitespace, so the model server
+// would read another subject than the one decided. Such a claim (isHeaderValue, the one rule in
+// decision/header-value.ts) makes the claims invalid.
 
 /**
  * Roles travel upstream joined with `,` in one header (`x-modelgate-roles`), and a model server
@@ -56,16 +56,18 @@ export function identityFromClaims(
     const v = claimAt(payload, path);
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attributes[name] = String(v);
   }
-  if (NOT_A_HEADER_VALUE.test(subject)) return identityDenied('token_claims_invalid', 'subject is not a valid header value');
+  if (!isHeaderValue(subject)) return identityDenied('token_claims_invalid', 'subject is not a valid header value');
   for (const role of roles) {
-    if (NOT_A_HEADER_VALUE.test(role)) return identityDenied('token_claims_invalid', 'a role is not a valid header value');
+    if (!isHeaderValue(role)) return identityDenied('token_claims_invalid', 'a role is not a valid header value');
     if (ROLE_SEPARATOR.test(role)) return identityDenied('token_claims_invalid', 'a role contains a separator (comma or whitespace)');
   }
   for (const [name, v] of Object.entries(attributes)) {
-    if (NOT_A_HEADER_VALUE.test(v)) return identityDenied('token_claims_invalid', `attribute ${name} is not a valid header value`);
+    if (!isHeaderValue(v)) return identityDenied('token_claims_invalid', `attribute ${name} is not a valid header value`);
   }
   const identity: Identity = {
-    subject,
+    // Qualified by the issuer's configured name, not its `iss` URL: one name per issuer in rules and
+    // buckets, the same for both JWT paths. Built once; the token cache keeps the whole identity.
+    subject: jwtSubject(issuer.name, subject),
     method,
     roles: [...roles],
     scopes: [...scopes],

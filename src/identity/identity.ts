@@ -3,7 +3,11 @@
 export type AuthMethod = 'jwt' | 'envoy_jwt' | 'mtls' | 'api_key';
 
 export interface Identity {
-  /** Stable subject id: JWT `sub`, SPIFFE id / SAN, or API key id's configured subject. */
+  /**
+   * Qualified subject (subject.ts): `api_key:<key subject>`, `jwt:<issuer name>:<sub>` or
+   * `mtls:<workload subject or SAN>`. Rules, buckets, headers, logs and audit records all use this
+   * one string, built once when the identity is resolved.
+   */
   readonly subject: string;
   readonly method: AuthMethod;
   readonly roles: readonly string[];

@@ -1,5 +1,9 @@
-// Client-certificate identity: SANs from the peer certificate, Envoy's source.principal, or a
+// Client-certificate identity: one SAN from the peer certificate, Envoy's source.principal, or a
 // sanitized x-forwarded-client-cert, mapped to roles by exact SPIFFE id or pattern.
+//
+// The SAN is the one Envoy names the peer by (source.principal, %DOWNSTREAM_PEER_URI_SAN%, the audit
+// record): the first URI SAN, else the first DNS SAN. Only that SAN is mapped, so a certificate
+// carrying a second SAN of some workload never gets that workload's roles (issue 13, finding 5).
 
 import { X509Certificate } from 'node:crypto';
 import picomatch from 'picomatch';
@@ -7,6 +11,7 @@ import type { MtlsConfig } from '../config/schema.js';
 import type { CheckInput } from '../pipeline/check-input.js';
 import type { Identity } from './identity.js';
 import { identityDenied, type IdentityResult, type IdentitySource } from './result.js';
+import { mtlsSubject } from './subject.js';
 
 interface WorkloadMatcher {
   readonly test: (san: string) => boolean;
@@ -15,7 +20,11 @@ interface WorkloadMatcher {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-type SanResult = { sans: string[] } | { invalid: string } | undefined;
+/** The peer's SAN as Envoy picks it, or why there is none. */
+type SanResult = { san: string } | { invalid: string } | undefined;
+
+/** Bound on each cache below; distinct certificates and SANs of one deployment are far fewer. */
+const CACHE_MAX = 1024;
 
 const XFCC = 'x-forwarded-client-cert';
 
@@ -33,30 +42,39 @@ export function mtlsSource(config: MtlsConfig): IdentitySource {
   // request of a connection, so parsing once per distinct certificate is safe and bounded.
   const certCache = new Map<string, SanResult>();
 
-  const sansOf = (input: CheckInput): SanResult => {
+  const sanOf = (input: CheckInput): SanResult => {
     for (const source of sources) {
       if (source === 'certificate' && input.source.certificate) {
         let cached = certCache.get(input.source.certificate);
         if (!cached) {
-          cached = sansFromCertificate(input.source.certificate);
-          if (certCache.size >= 1024) certCache.clear();
+          cached = sanFromCertificate(input.source.certificate);
+          if (certCache.size >= CACHE_MAX) certCache.clear();
           certCache.set(input.source.certificate, cached);
         }
         return cached;
       }
-      if (source === 'principal' && input.source.principal) return { sans: [input.source.principal] };
-      if (source === 'xfcc' && input.headers[XFCC]) return sansFromXfcc(input.headers[XFCC]);
+      // Envoy already chose: first URI SAN, else first DNS SAN, else the certificate's subject.
+      if (source === 'principal' && input.source.principal) return { san: input.source.principal };
+      if (source === 'xfcc' && input.headers[XFCC]) return sanFromXfcc(input.headers[XFCC]);
     }
     return undefined;
   };
 
-  const identityFor = (sans: readonly string[]): Identity => {
-    for (const san of sans) {
+  // Identities by SAN: a pure function of the SAN and the config, so a hit returns the same object
+  // (no qualified-subject string built per request); bounded, emptied when full.
+  const identities = new Map<string, Identity>();
+  const identityFor = (san: string): Identity => {
+    let identity = identities.get(san);
+    if (identity === undefined) {
       const w = exact.get(san) ?? workloads.find((m) => m.test(san));
-      if (w) return { subject: w.subject ?? san, method: 'mtls', roles: w.roles, attributes: w.attributes, issuer: san };
+      // An authenticated peer with no mapping: known to Envoy's CA, unknown to policy → 403 later.
+      identity = w
+        ? { subject: mtlsSubject(w.subject ?? san), method: 'mtls', roles: w.roles, attributes: w.attributes, issuer: san }
+        : { subject: mtlsSubject(san), method: 'mtls', roles: [], attributes: {}, issuer: san };
+      if (identities.size >= CACHE_MAX) identities.clear();
+      identities.set(san, identity);
     }
-    // An authenticated peer with no mapping: known to Envoy's CA, unknown to policy → 403 later.
-    return { subject: sans[0]!, method: 'mtls', roles: [], attributes: {}, issuer: sans[0] };
+    return identity;
   };
 
   return {
@@ -70,30 +88,28 @@ export function mtlsSource(config: MtlsConfig): IdentitySource {
           (s === 'xfcc' && input.headers[XFCC] !== undefined),
       ),
     resolve(input): IdentityResult {
-      const found = sansOf(input);
+      const found = sanOf(input);
       if (!found) return identityDenied('no_credential');
       if ('invalid' in found) return identityDenied('certificate_invalid', found.invalid);
-      if (found.sans.length === 0) return identityDenied('certificate_invalid', 'certificate has no usable SAN');
-      return { ok: true, identity: identityFor(found.sans) };
+      return { ok: true, identity: identityFor(found.san) };
     },
   };
 }
 
-/** URI SANs first (SPIFFE ids), then DNS SANs, as Envoy orders source.principal. */
-function sansFromCertificate(urlEncodedPem: string): SanResult {
+/** First URI SAN (SPIFFE id), else first DNS SAN: Envoy's source.principal for this certificate. */
+function sanFromCertificate(urlEncodedPem: string): SanResult {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(decodeURIComponent(urlEncodedPem));
   } catch (error) {
     return { invalid: `peer certificate unreadable: ${(error as Error).message}` };
   }
-  const uris: string[] = [];
-  const dns: string[] = [];
+  let dns: string | undefined;
   for (const entry of splitSubjectAltName(cert.subjectAltName ?? '')) {
-    if (entry.startsWith('URI:')) uris.push(entry.slice(4));
-    else if (entry.startsWith('DNS:')) dns.push(entry.slice(4));
+    if (entry.startsWith('URI:')) return { san: entry.slice(4) };
+    if (dns === undefined && entry.startsWith('DNS:')) dns = entry.slice(4);
   }
-  return { sans: [...uris, ...dns] };
+  return dns !== undefined ? { san: dns } : { invalid: 'certificate has no URI or DNS SAN' };
 }
 
 /** Node quotes SAN entries that contain commas (JSON string syntax); split outside quotes only. */
@@ -123,23 +139,24 @@ function splitSubjectAltName(text: string): string[] {
 /**
  * XFCC: `By=…;Hash=…;URI=spiffe://…;DNS=…;Subject="…"`, elements separated by commas outside quotes.
  * With SANITIZE_SET Envoy writes exactly one element for the current client; take the last one.
+ * Envoy writes one `URI=` per URI SAN in certificate order, so the first `URI=` (else `DNS=`) is
+ * the SAN source.principal would name.
  */
-function sansFromXfcc(header: string): SanResult {
+function sanFromXfcc(header: string): SanResult {
   const elements = splitOutsideQuotes(header, ',');
   const last = elements[elements.length - 1];
   if (!last) return { invalid: 'empty x-forwarded-client-cert' };
-  const uris: string[] = [];
-  const dns: string[] = [];
+  let dns: string | undefined;
   for (const pair of splitOutsideQuotes(last, ';')) {
     const eq = pair.indexOf('=');
     if (eq < 0) continue;
     const key = pair.slice(0, eq).trim().toLowerCase();
     let value = pair.slice(eq + 1).trim();
     if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\"/g, '"');
-    if (key === 'uri' && value) uris.push(value);
-    else if (key === 'dns' && value) dns.push(value);
+    if (key === 'uri' && value) return { san: value };
+    if (key === 'dns' && value && dns === undefined) dns = value;
   }
-  return { sans: [...uris, ...dns] };
+  return dns !== undefined ? { san: dns } : { invalid: 'x-forwarded-client-cert names no URI or DNS SAN' };
 }
 
 function splitOutsideQuotes(text: string, sep: string): string[] {

@@ -18,11 +18,12 @@ export function modelLabeler(policy: Config['policy']): (model: string | undefin
   const names = [...policy.rules.flatMap((r) => r.models), ...policy.targets.paths.flatMap((p) => (p.model ? [p.model] : []))];
   for (const name of names) {
     if (name === '*') continue;
-    if (!picomatch.scan(name).isGlob) exact.add(name);
+    // Models arrive lower-cased (policy/names.ts); the label is the lower-cased name.
+    if (!picomatch.scan(name).isGlob) exact.add(name.toLowerCase());
     else if (!seenGlobs.has(name)) {
       seenGlobs.add(name);
       try {
-        const re = picomatch.makeRe(name, { dot: true });
+        const re = picomatch.makeRe(name, { dot: true, nocase: true });
         globs.push([name, (m) => re.test(m)]);
       } catch {
         // An invalid glob never passes validation; ignore it here rather than fail a label.

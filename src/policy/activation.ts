@@ -3,7 +3,12 @@
 // it reads it.
 
 import type { AuthorizeRequest } from './authorize.js';
+import type { Identity } from '../identity/identity.js';
+import { splitSubject, type SplitSubject } from '../identity/subject.js';
 import { RecordMap } from './record-map.js';
+
+/** Identities are reused across checks (key table, token cache, SAN cache): split each once. */
+const splits = new WeakMap<Identity, SplitSubject>();
 
 /**
  * @bufbuild/cel reads a variable as `activation[name]` and wraps a `Map` as it is, but copies a
@@ -24,8 +29,15 @@ export class Activation {
 
   get subject(): Map<string, unknown> {
     const identity = this.#req.identity;
-    return (this.#subject ??= new Map<string, unknown>([
+    if (this.#subject) return this.#subject;
+    // `id` is the qualified subject (`jwt:corp:alice`); `source` and `raw_id` are its two halves.
+    let split = splits.get(identity);
+    if (split === undefined) splits.set(identity, (split = splitSubject(identity.subject)));
+    const { source, id } = split;
+    return (this.#subject = new Map<string, unknown>([
       ['id', identity.subject],
+      ['source', source],
+      ['raw_id', id],
       ['roles', identity.roles],
       ['scopes', identity.scopes ?? []],
       ['attributes', identity.attributes],

@@ -30,11 +30,16 @@ const objectOf = (name: string, fields: Record<string, CelT>): CelT => ({ kind: 
 /** Every variable a condition may read, with its shape. `body` is the request's JSON: anything. */
 export const CEL_DECLARATIONS: Readonly<Record<string, CelT>> = {
   subject: objectOf('subject', {
+    /** Qualified: `api_key:…`, `jwt:<issuer name>:…`, `mtls:…`. */
     id: T.string,
     roles: listOf(T.string),
     scopes: listOf(T.string),
     attributes: mapOf(T.string),
     method: T.string,
+    /** `api_key`, `jwt:<issuer name>` or `mtls`. */
+    source: T.string,
+    /** The id as its source named it (the `sub` claim, the key's subject, the SAN). */
+    raw_id: T.string,
   }),
   request: objectOf('request', {
     method: T.string,

@@ -7,6 +7,7 @@ import type { PolicyConfig, RuleConfig } from '../config/schema.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { checkCel } from './cel-check.js';
 import { compilePathPattern } from './target.js';
+import { nameChecker } from './names.js';
 
 export type ConditionResult = 'true' | 'false' | 'error';
 
@@ -48,11 +49,19 @@ export function compilePolicy(policy: PolicyConfig): { policy?: CompiledPolicy; 
     const compiled = compileRule(rule, index, at, problems);
     if (compiled) rules.push(compiled);
   });
+  const isSafeName = nameChecker(policy.targets.names);
   policy.targets.paths.forEach((p, i) => {
     try {
       compilePathPattern(p.pattern);
     } catch (error) {
       problems.push({ path: ['policy', 'targets', 'paths', i, 'pattern'], message: (error as Error).message });
+    }
+    // A fixed name outside the safe set would deny every request on the route as target_invalid.
+    for (const key of ['model', 'action'] as const) {
+      const name = p[key];
+      if (name !== undefined && !isSafeName(name)) {
+        problems.push({ path: ['policy', 'targets', 'paths', i, key], message: `'${name}' does not match policy.targets.names.pattern` });
+      }
     }
   });
   return problems.length > 0 ? { problems } : { policy: { rules, roles }, problems };
@@ -65,7 +74,8 @@ function compileRule(
   problems: ConfigProblem[],
 ): CompiledRule | undefined {
   const before = problems.length;
-  const matchesModel = globMatcher(rule.models, (i, message) => problems.push({ path: at('models', i), message }));
+  // Models compare in lower case (names.ts): `Churn` in a rule or a path is `churn`.
+  const matchesModel = globMatcher(rule.models, (i, message) => problems.push({ path: at('models', i), message }), true);
   const matchesAction = globMatcher(rule.actions, (i, message) => problems.push({ path: at('actions', i), message }));
   let condition: CompiledRule['condition'];
   let usesBody = false;
@@ -104,18 +114,19 @@ function compileRule(
 }
 
 /** `*` alone matches everything without a regex; other globs compile with picomatch, brackets strict. */
-function globMatcher(globs: readonly string[], problem: (index: number, message: string) => void): (v: string) => boolean {
+/** `caseless`: the globs are lower-cased here and values arrive lower-cased (canonicalModel). */
+function globMatcher(globs: readonly string[], problem: (index: number, message: string) => void, caseless = false): (v: string) => boolean {
   if (globs.includes('*')) return () => true;
   const exact = new Set<string>();
   const patterns: Array<(v: string) => boolean> = [];
   globs.forEach((glob, i) => {
     // Any glob metacharacter means a pattern, so a broken one (`churn-[v1`) is an error, not a literal.
     if (!/[*?[\]{}()!+@]/.test(glob)) {
-      exact.add(glob);
+      exact.add(caseless ? glob.toLowerCase() : glob);
       return;
     }
     try {
-      const re = picomatch.makeRe(glob, { strictBrackets: true, dot: true });
+      const re = picomatch.makeRe(glob, { strictBrackets: true, dot: true, nocase: caseless });
       patterns.push((v) => re.test(v));
     } catch (error) {
       problem(i, `invalid glob '${glob}': ${(error as Error).message}`);

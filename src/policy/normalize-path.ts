@@ -1,5 +1,9 @@
 // Canonical form of a request path for matching, so `/v1/models/a/../b` and `//v1/%6dodels/b` cannot
 // slip past a pattern; anything ambiguous is refused rather than guessed.
+//
+// `;` is refused anywhere in the path, raw or percent-encoded: servlet containers, Spring and many
+// model servers strip `;params` from a segment (`/v1/models/churn;v=1:train` reaches them as
+// `churn:train`), so a path with one names a different model upstream than here.
 
 export type NormalizedPath = { ok: true; path: string } | { ok: false; detail: string };
 
@@ -21,6 +25,7 @@ export function normalizePath(rawPath: string): NormalizedPath {
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(decoded)) return { ok: false, detail: 'control character in path' };
+  if (decoded.includes(';')) return { ok: false, detail: "';' in path (a path parameter an upstream may strip)" };
   const out: string[] = [];
   for (const segment of decoded.split('/')) {
     if (segment === '' || segment === '.') continue;
@@ -37,7 +42,7 @@ export function normalizePath(rawPath: string): NormalizedPath {
 
 /**
  * The common case without a regex or a split: a path (before `?`/`#`) that starts with `/` and has
- * no `%`, no backslash, no control character, and no `/` followed by `/` or `.` is exactly what the
+ * no `%`, no backslash, no `;`, no control character, and no `/` followed by `/` or `.` is exactly what the
  * full walk below would return (no decoding, no empty/dot segments to drop, trailing `/` kept).
  * Anything else, including every path the walk refuses, returns undefined and takes the walk.
  */
@@ -50,7 +55,7 @@ function alreadyCanonical(rawPath: string): string | undefined {
       end = i; // '?' or '#': the query or fragment is not part of the path
       break;
     }
-    if (c < 0x20 || c === 0x7f || c === 0x25 || c === 0x5c) return undefined; // control, '%', '\'
+    if (c < 0x20 || c === 0x7f || c === 0x25 || c === 0x5c || c === 0x3b) return undefined; // control, '%', '\', ';'
     if (c === 0x2f) {
       const next = rawPath.charCodeAt(i + 1);
       if (next === 0x2f || next === 0x2e) return undefined; // '//' or '/.'

@@ -57,9 +57,10 @@ function compileBucket(b: BucketConfig, index: number, tierAttribute: string): B
   const roles = anyOf(b.match.roles, false);
   const tiers = anyOf(b.match.tiers, false);
   const subjects = anyOf(b.match.subjects, true);
-  const models = anyOf(b.match.models, true);
+  // Models arrive lower-cased (policy/names.ts), so model globs compare without case.
+  const models = b.match.models === undefined ? undefined : picomatch([...b.match.models], { dot: true, nocase: true });
   const actions = anyOf(b.match.actions, false);
-  const weights = Object.entries(b.cost.model_weights).map(([glob, weight]) => [picomatch(glob, { dot: true }), weight] as const);
+  const weights = Object.entries(b.cost.model_weights).map(([glob, weight]) => [picomatch(glob, { dot: true, nocase: true }), weight] as const);
   const bodyPath = b.cost.body_field?.split('.');
 
   const applies = (r: LimitRequest): boolean =>

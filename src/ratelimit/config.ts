@@ -106,7 +106,7 @@ export const limitsSchema = z
     headers: z.enum(['ietf', 'x_ratelimit', 'none']).default('ietf'),
     /** Subject attribute whose value `match.tiers` compares against. */
     tier_attribute: z.string().min(1).default('tier'),
-    /** Upper bound on in-memory buckets (embedded limiter and fail-open fallback); idle ones go first. */
+    /** Upper bound on in-memory entries; only full-again buckets are forgotten, a new one beyond it gets the fail mode (docs/rate-limits.md). */
     memory_max_entries: z.number().int().positive().default(100_000),
     block: blockSchema.optional(),
     load_factor: loadFactorSchema.optional(),

@@ -11,31 +11,64 @@ import { subjectTag } from './keys.js';
 /** No padding: unlike Redis keys, these expire on the very clock that computed their lifetime. */
 const TTL_PAD_MS = 0;
 
-/** Runs takes against a bounded MemoryStore; shared by the embedded limiter and Redis's fallback. */
+/** A take refused for want of room: a fail_closed bucket could not be stored. */
+export const MEMORY_FULL = 'memory_full';
+
+/**
+ * A take's result; wrapped as `untracked` when the store had no room for some new buckets and they
+ * passed without being charged (the rare case: the common one allocates no wrapper).
+ */
+export type MemoryTake = TakeResult | { readonly untracked: TakeResult } | typeof MEMORY_FULL;
+
+/**
+ * Runs takes against a bounded MemoryStore; shared by the embedded limiter and Redis's fallback.
+ * The store forgets only buckets that are full again, never one still refilling, so an exhausted
+ * caller cannot get a fresh bucket by making the limiter see many other subjects.
+ */
 export class MemoryTokens {
   readonly #store: MemoryStore;
 
   constructor(private readonly compiled: CompiledLimits) {
-    this.#store = new MemoryStore(compiled.config.memory_max_entries);
+    this.#store = new MemoryStore(compiled.config.memory_max_entries, 'lossless');
   }
 
   get entries(): number {
     return this.#store.size;
   }
 
-  take(plan: Plan, nowMs: number, scale: number): TakeResult {
+  /**
+   * With no room for a caller's new buckets, each new bucket's fail mode answers: fail_closed →
+   * MEMORY_FULL; fail_open → the take runs with new buckets left unstored (they pass uncharged)
+   * while every stored bucket and block still counts, so a full store never spares a deny.
+   * Block state (violations, strikes, block) is always written, a little past the bound if need be.
+   */
+  take(plan: Plan, nowMs: number, scale: number): MemoryTake {
+    const charges = plan.charges;
+    let untracked = false;
+    if (this.#store.size + charges.length > this.#store.maxEntries && !this.#store.admit(charges.map((c) => c.key), nowMs)) {
+      for (const c of charges) {
+        if (!c.shadow && c.failMode === 'fail_closed' && this.#store.live(c.key, nowMs) === undefined) return MEMORY_FULL;
+      }
+      untracked = true;
+    }
     const keys = plan.keys;
     const args: TakeArgs = {
       block: keys.block,
       strikes: keys.strikes,
       violations: keys.violations,
-      charges: plan.charges,
+      charges,
       policy: this.compiled.policy,
       scale,
       ttlPadMs: TTL_PAD_MS,
       maxIdleMs: this.compiled.config.redis.max_idle_seconds * 1000,
     };
-    return takeTokens(this.#store.view(nowMs), args, nowMs);
+    if (!untracked) return takeTokens(this.#store.view(nowMs), args, nowMs);
+    this.#store.bucketsFrozen = true;
+    try {
+      return { untracked: takeTokens(this.#store.view(nowMs), args, nowMs) };
+    } finally {
+      this.#store.bucketsFrozen = false;
+    }
   }
 
   reset(subject: string): number {
@@ -59,8 +92,7 @@ export class MemoryLimiter implements Limiter {
   take(request: LimitRequest): Promise<LimitOutcome> {
     const plan = this.compiled.plan(request);
     if (plan.charges.length === 0) return Promise.resolve({ allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] });
-    const result = this.#tokens.take(plan, request.now, 1);
-    return Promise.resolve(toOutcome(result, plan.charges, this.#report));
+    return Promise.resolve(memoryOutcome(this.#tokens.take(plan, request.now, 1), plan.charges, this.#report));
   }
 
   /** Forgets every bucket and block of one subject (operator reset). */
@@ -76,4 +108,22 @@ export class MemoryLimiter implements Limiter {
     this.#tokens.clear();
     return Promise.resolve();
   }
+}
+
+const FULL_CLOSED: LimitOutcome = Object.freeze({
+  allowed: false,
+  reason: 'limiter_unavailable',
+  responseHeaders: [],
+  metadata: Object.freeze({ ratelimit_error: MEMORY_FULL }),
+  shadowDenied: [],
+});
+
+/**
+ * The outcome of a memory take. A full store says so in the metadata and the decision log:
+ * `ratelimit_error: memory_full` (limiter_unavailable for fail_closed, else alongside the answer).
+ */
+export function memoryOutcome(taken: MemoryTake, charges: Plan['charges'], options: ReportOptions): LimitOutcome {
+  if (taken === MEMORY_FULL) return options.extra === undefined ? FULL_CLOSED : { ...FULL_CLOSED, metadata: { ...options.extra, ratelimit_error: MEMORY_FULL } };
+  if (!('untracked' in taken)) return toOutcome(taken, charges, options);
+  return toOutcome(taken.untracked, charges, { ...options, extra: { ...options.extra, ratelimit_error: MEMORY_FULL } });
 }

@@ -9,7 +9,7 @@ import { Circuit, type CircuitState } from './circuit.js';
 import { Deadlines } from './deadlines.js';
 import { DenyCache } from './deny-cache.js';
 import { LoadFactor } from './load-factor.js';
-import { MemoryTokens } from './memory-limiter.js';
+import { MemoryTokens, memoryOutcome } from './memory-limiter.js';
 import { toOutcome } from './report.js';
 import type { TakeResult } from './take-tokens.js';
 
@@ -191,8 +191,8 @@ export class RedisLimiter implements Limiter {
       return outcome;
     }
     this.failures.fallbackOpen++;
-    const result = this.#fallback.take(plan, request.now, this.scale);
-    return toOutcome(result, plan.charges, { headers: this.compiled.config.headers, scale: this.scale, extra: { ratelimit_fallback: 'local' } });
+    const taken = this.#fallback.take(plan, request.now, this.scale);
+    return memoryOutcome(taken, plan.charges, { headers: this.compiled.config.headers, scale: this.scale, extra: { ratelimit_fallback: 'local' } });
   }
 
   #circuitChanged(to: CircuitState, from: CircuitState, cause: string): void {

@@ -8,6 +8,9 @@ import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { checkClient, type CheckClient } from '../../src/grpc/client.js';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream.js';
 import { freePort, readEnvoyConfig, ROOT, startEnvoy, substitute, type Endpoint, type Node, type TestEnvoy } from './envoy.js';
 import { startTestGate, type TestGate } from './gate.js';
@@ -99,6 +102,13 @@ export interface StackOptions {
   readonly envoyFiles?: Readonly<Record<string, string>>;
   /** Where modelgate's clusters point instead of the in-process gate (a `serve` child process). */
   readonly gatePort?: number;
+  /**
+   * Where the access-log cluster points: modelgate's audit receiver (its own port). Default: the
+   * in-process gate's receiver, else a closed port (no audit: Envoy's stream fails, nothing else does).
+   */
+  readonly auditPort?: number;
+  /** Certificates from an earlier devCerts() (the gate's audit receiver uses them too); the stack leaves them. */
+  readonly certs?: string;
 }
 
 export interface Stack {
@@ -137,8 +147,36 @@ export interface Exchange {
 
 const AUTHZ_STATS = ['ok', 'denied', 'error', 'invalid'] as const;
 
-const MODELGATE_CLUSTERS = new Set(['modelgate', 'modelgate_accesslog']);
+const MODELGATE_CLUSTERS = new Set(['modelgate']);
 const UPSTREAM_CLUSTERS = new Set(['model_server', 'local_model']);
+
+/** True when the config's `modelgate` cluster (the Check hop) has a TLS transport socket. */
+export function checkHopIsTls(doc: Node): boolean {
+  return (doc.static_resources.clusters as Node[]).some((c) => MODELGATE_CLUSTERS.has(c.name) && c.transport_socket !== undefined);
+}
+
+/**
+ * modelgate config `yaml` with the Check port's mTLS as docker-compose serves it: dev-certs.sh's
+ * server certificate for "modelgate", and only the proxy CA's client certificates (Envoy's).
+ */
+export function withCheckTls(yaml: string, certs: string): string {
+  const doc = (parseYaml(yaml) ?? {}) as Node;
+  doc.server ??= {};
+  doc.server.grpc ??= {};
+  doc.server.grpc.tls = {
+    cert_file: path.join(certs, 'modelgate-server.crt'),
+    key_file: path.join(certs, 'modelgate-server.key'),
+    client_ca_file: path.join(certs, 'proxy-ca.crt'),
+  };
+  return stringifyYaml(doc);
+}
+
+/** A Check client that connects to an mTLS Check port as Envoy does: envoy-client.crt, server name "modelgate". */
+export function envoyLikeCheckClient(port: number, certs: string): CheckClient {
+  const read = (name: string) => readFileSync(path.join(certs, name));
+  const credentials = grpc.credentials.createSsl(read('ca.crt'), read('envoy-client.key'), read('envoy-client.crt'));
+  return checkClient(`127.0.0.1:${port}`, credentials, { 'grpc.ssl_target_name_override': 'modelgate', 'grpc.default_authority': 'modelgate' });
+}
 
 /** Starts certs, gate, upstream and Envoy; on a failed start closes whatever it had opened. */
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -147,23 +185,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const c of closers.reverse()) await c();
   };
   try {
-    const certs = devCerts();
-    closers.push(() => rmSync(certs, { recursive: true, force: true }));
+    const certs = options.certs ?? devCerts();
+    if (!options.certs) closers.push(() => rmSync(certs, { recursive: true, force: true }));
     for (const [name, content] of Object.entries(options.envoyFiles ?? {})) writeFileSync(path.join(certs, name), content);
-    const gate = options.gatePort === undefined ? await startTestGate(options.gateYaml, { files: options.gateFiles, env: options.gateEnv }) : undefined;
-    if (gate) closers.push(() => gate.close());
-    const gatePort = options.gatePort ?? gate!.gate.grpcPort;
-    const upstream = await startEchoUpstream();
-    closers.push(() => upstream.close());
-
     const doc = readEnvoyConfig(options.envoyFile ?? 'envoy/edge.yaml');
     options.transform?.(doc);
+    // A shipped config whose Check hop is mTLS (edge.yaml) gets a modelgate that serves it, with the
+    // same dev certificates; a test that runs its own modelgate gives it withCheckTls() itself.
+    const gateYaml = checkHopIsTls(doc) ? withCheckTls(options.gateYaml, certs) : options.gateYaml;
+    const gate = options.gatePort === undefined ? await startTestGate(gateYaml, { files: options.gateFiles, env: options.gateEnv }) : undefined;
+    if (gate) closers.push(() => gate.close());
+    const gatePort = options.gatePort ?? gate!.gate.grpcPort;
+    const auditPort = options.auditPort ?? gate?.gate.auditPort ?? (await freePort());
+    const upstream = await startEchoUpstream();
+    closers.push(() => upstream.close());
     const adminPort = await freePort();
     const listeners: Record<string, number> = {};
     for (const l of doc.static_resources.listeners as Node[]) listeners[l.name] = await freePort();
     const clusters: Record<string, Endpoint> = { ...options.extraClusters };
     for (const c of doc.static_resources.clusters as Node[]) {
       if (MODELGATE_CLUSTERS.has(c.name)) clusters[c.name] = { address: '127.0.0.1', port: gatePort };
+      else if (c.name === 'modelgate_accesslog') clusters[c.name] = { address: '127.0.0.1', port: auditPort };
       else if (UPSTREAM_CLUSTERS.has(c.name)) clusters[c.name] = { address: '127.0.0.1', port: upstream.port };
       else if (c.name === 'envoy_admin') clusters[c.name] = { address: '127.0.0.1', port: adminPort };
     }

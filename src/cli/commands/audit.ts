@@ -131,19 +131,27 @@ export function register(program: Command): void {
       if (!loaded.ok) return fail(loaded.error);
       const config = loaded.config;
       const { openAuditRuntime } = await import('../../audit/runtime.js');
-      const { startAccessLogServer } = await import('../../audit/als-receiver.js');
+      const { startAuditReceiver } = await import('../../audit/receiver-server.js');
+      const { exposureProblem } = await import('../../audit/receiver-access.js');
       const { receiverMonitor } = await import('../../audit/receiver-monitor.js');
+      // Judged before the store is opened: an exposed plaintext receiver is a config error, not a start.
+      const exposed = o.listen ? exposureProblem(o.listen, config.receiver.tls) : undefined;
+      if (exposed) return fail(`--listen: ${exposed}`);
       const log = await makeLog();
       const opened = await openAuditRuntime(config, log);
       if (!opened.ok) return fail(opened.error);
       const { runtime } = opened;
-      const server = await startAccessLogServer({
-        listen: o.listen ?? config.receiver.listen,
+      const started = await startAuditReceiver(config.receiver, {
+        ...(o.listen ? { listen: o.listen } : {}),
         sink: runtime.store,
         privacy: runtime.privacy,
-        maxPendingRecords: config.receiver.max_pending_records,
         onEvent: receiverMonitor({ log }).onEvent,
-      });
+      }).catch((error: unknown) => ({ ok: false as const, error: `cannot listen on ${o.listen ?? config.receiver.listen}: ${error instanceof Error ? error.message : String(error)}` }));
+      if (!started.ok) {
+        await runtime.close();
+        return fail(started.error);
+      }
+      const server = started.server;
       process.stdout.write(`listening on port ${server.port}\n`);
       await untilSignal();
       await server.close();

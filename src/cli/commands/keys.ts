@@ -43,5 +43,7 @@ export function register(program: Command): void {
       process.stderr.write('API key (shown once; modelgate stores only its hash):\n');
       process.stdout.write(`${key}\n`);
       process.stderr.write(`\nAdd under identity.api_keys.keys (or to the keys_file):\n${stringify([entry])}`);
+      // Rules and buckets name callers with their source, so a JWT `sub` cannot pass for this key.
+      process.stderr.write(`\nRules, limits and logs name this key's caller api_key:${String(entry.subject)}\n`);
     });
 }

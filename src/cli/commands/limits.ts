@@ -50,6 +50,19 @@ async function open(options: LimitsOptions) {
 
 type PeriodMs = (typeof import('../../ratelimit/config.js'))['PERIOD_MS'];
 
+/**
+ * Buckets are keyed by the qualified subject (`api_key:…`, `jwt:<issuer name>:…`, `mtls:…`). A bare
+ * one only finds keys written before subjects were qualified, so say so rather than show nothing.
+ */
+async function warnIfUnqualified(subject: string): Promise<void> {
+  const { splitSubject } = await import('../../identity/subject.js');
+  if (splitSubject(subject).source !== '') return;
+  process.stderr.write(
+    `note: '${subject}' names no source; checks key buckets by the qualified subject, as in the decision log: ` +
+      `api_key:${subject}, jwt:<issuer name>:${subject} or mtls:${subject}\n`,
+  );
+}
+
 function formatShow(subject: string, s: SubjectSnapshot, limits: LimitsConfig, PERIOD_MS: PeriodMs): string {
   const lines = [`subject ${subject}`];
   if (s.blockedUntilMs !== undefined && s.blockedUntilMs > s.redisNowMs) {
@@ -72,7 +85,7 @@ export function register(program: Command): void {
   const limits = program.command('limits').description("inspect or clear a subject's rate-limit state in Redis");
   const common = (command: Command) =>
     command
-      .argument('<subject>', 'subject id, as in the decision log')
+      .argument('<subject>', 'qualified subject, as in the decision log (api_key:…, jwt:<issuer name>:…, mtls:…)')
       .option('--config <file>', 'config file (for limits.redis and the bucket definitions)')
       .option('--redis <url>', 'Redis URL, overriding limits.redis.url');
 
@@ -80,6 +93,7 @@ export function register(program: Command): void {
     .description("print a subject's buckets and block state")
     .option('--json', 'print JSON')
     .action(async (subject: string, options: LimitsOptions) => {
+      await warnIfUnqualified(subject);
       const { inspectSubject } = await import('../../ratelimit/inspect.js');
       const { PERIOD_MS } = await import('../../ratelimit/config.js');
       await withRedis(options, async ({ client, limits: section }) => {
@@ -91,6 +105,7 @@ export function register(program: Command): void {
   common(limits.command('reset'))
     .description("delete a subject's buckets, block and violation count")
     .action(async (subject: string, options: LimitsOptions) => {
+      await warnIfUnqualified(subject);
       const { resetSubject } = await import('../../ratelimit/inspect.js');
       await withRedis(options, async ({ client, limits: section }) => {
         const removed = await resetSubject(client, section.redis.key_prefix, subject);

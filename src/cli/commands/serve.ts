@@ -56,7 +56,7 @@ async function resolveConfigFile(opts: ServeOptions): Promise<string> {
   const report = await dev.ensureDevAssets();
   if (report.newApiKey) {
     process.stderr.write(
-      `\nGenerated a dev API key for subject svc:reporting-bot (shown once, stored only as a hash):\n  ${report.newApiKey}\n\n`,
+      `\nGenerated a dev API key for subject api_key:svc:reporting-bot (shown once, stored only as a hash):\n  ${report.newApiKey}\n\n`,
     );
   }
   return dev.EXAMPLE_CONFIG;

@@ -1,7 +1,7 @@
 // Issue 13, finding 1: one access-log entry used to end the whole process (Check service included).
 // A real grpc-js AccessLogService client sends a bad entry between good ones, over a socket, to
-// `modelgate serve` and to `modelgate audit serve` as child processes: the process stays up, the
-// Check port keeps answering, later good entries land, and the chain verifies.
+// `modelgate serve` (on its audit receiver listener) and to `modelgate audit serve` as child
+// processes: the process stays up, the Check port keeps answering, later good entries land, and the chain verifies.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -51,8 +51,10 @@ describe('a bad access-log entry is dropped, never fatal', () => {
       MODELGATE_AUDIT_HASH_KEY: HASH_KEY,
     });
     const client = checkClient(`127.0.0.1:${port}`);
+    const alsPort = Number(lines.find((l) => l.msg === 'modelgate serving the audit receiver')?.port);
     try {
-      await attack(port);
+      expect(alsPort).toBeGreaterThan(0);
+      await attack(alsPort);
       expect(proc.exitCode).toBeNull();
       // The drop is warned about (rate-limited) and counted, in serve as in `audit serve`.
       await expect

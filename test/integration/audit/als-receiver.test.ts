@@ -184,7 +184,7 @@ describe('AccessLogService receiver', () => {
     const store = await ChainStore.open({ dir: fx.dir, signingKey: fx.key, batchMaxDelayMs: 5, batchMaxRecords: 16 });
     const server = new grpc.Server();
     const Authorization = checkServiceClient();
-    // A stand-in Check service: the receiver must share port 9191 with the real one.
+    // addAccessLogService on a server that carries another service (serve keeps the receiver on its own listener).
     server.addService(Authorization.service, { Check: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { status: { code: 0 } }) });
     addAccessLogService(server, { sink: store, privacy: testPrivacy() });
     const port = await new Promise<number>((resolve, reject) =>

@@ -179,8 +179,9 @@ policy:
                 : creds.jwt[g.jwt as keyof typeof creds.jwt];
         headers.authorization = `${g.scheme}${token}`;
         secrets.push(token);
-        // RFC 6750's scheme is case-insensitive; anything else is not a bearer token at all.
-        if ((g.jwt === 'valid' || g.jwt === 'hostileClaims') && /^bearer $/i.test(g.scheme)) valid = true;
+        // RFC 7235: the scheme is case-insensitive and 1*SP separates it from the token; anything
+        // else is not a bearer token at all.
+        if ((g.jwt === 'valid' || g.jwt === 'hostileClaims') && /^bearer +$/i.test(g.scheme)) valid = true;
       }
       if (g.apiKey !== 'none') {
         const key = g.apiKey === 'garbage' ? g.garbage : g.apiKey === 'validPlusJunk' ? `${creds.apiKey.valid}x` : creds.apiKey[g.apiKey as 'valid' | 'unknown'];

@@ -70,7 +70,7 @@ policy:
       const res = await send(base());
       expect(res.status.code).toBe(0);
     }
-    expect(structToJson((await viaEnvoy(base())).dynamic_metadata)).toMatchObject({ auth_method: 'envoy_jwt', subject: 'carol' });
+    expect(structToJson((await viaEnvoy(base())).dynamic_metadata)).toMatchObject({ auth_method: 'envoy_jwt', subject: 'jwt:idp:carol' });
   });
 
   const without = (claim: string): JWTPayload => {

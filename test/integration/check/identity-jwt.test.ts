@@ -86,7 +86,7 @@ ${policy}`,
       const res = await check(await signToken(key, { issuer: ISSUER, claims: { roles: ['data_scientist'], org: 'acme' } }));
       expect(res.status.code).toBe(0);
       const headers = Object.fromEntries(res.ok_response!.headers.map((h) => [h.header.key, h.header.value]));
-      expect(headers['x-modelgate-subject']).toBe('alice');
+      expect(headers['x-modelgate-subject']).toBe('jwt:local:alice');
       expect(headers['x-modelgate-roles']).toBe('data_scientist');
       expect(headers['x-modelgate-tenant']).toBe('acme');
       expect(headers['x-modelgate-auth-method']).toBe('jwt');
@@ -145,7 +145,7 @@ ${policy}`,
       }),
     );
     expect(res.status.code).toBe(0);
-    expect(structToJson(res.dynamic_metadata)).toMatchObject({ subject: 'carol', auth_method: 'envoy_jwt' });
+    expect(structToJson(res.dynamic_metadata)).toMatchObject({ subject: 'jwt:local:carol', auth_method: 'envoy_jwt' });
   });
 
   describe('bad tokens are denied 401 with a reason, and the server keeps answering', () => {

@@ -54,7 +54,7 @@ ${policy}`;
     const cert = pki.issue('scorer', { uris: [SCORER], dns: ['scorer.ml.svc'] });
     const res = await plain.client.check(envoyCheckRequest({ certificatePem: cert.certPem }));
     expect(res.status.code).toBe(0);
-    expect(meta(res)).toMatchObject({ subject: SCORER, auth_method: 'mtls', roles: 'analyst', tenant: 'ml-platform' });
+    expect(meta(res)).toMatchObject({ subject: `mtls:${SCORER}`, auth_method: 'mtls', roles: 'analyst', tenant: 'ml-platform' });
   });
 
   it('matches SPIFFE patterns, and an unmapped SAN is authenticated but forbidden', async () => {
@@ -72,7 +72,7 @@ ${policy}`;
   it('uses source.principal when no certificate is sent', async () => {
     const res = await plain.client.check(envoyCheckRequest({ principal: SCORER }));
     expect(res.status.code).toBe(0);
-    expect(meta(res).subject).toBe(SCORER);
+    expect(meta(res).subject).toBe(`mtls:${SCORER}`);
   });
 
   it('denies a URL-encoded certificate that is not a certificate', async () => {
@@ -95,7 +95,7 @@ ${policy}`;
     const xfcc = `By=spiffe://modelgate.local/ns/edge/sa/envoy;Hash=abc;Subject="CN=scorer,O=ml";URI=${SCORER};DNS=scorer.ml.svc`;
     const res = await trusting.client.check(envoyCheckRequest({ headers: { 'x-forwarded-client-cert': xfcc } }));
     expect(res.status.code).toBe(0);
-    expect(meta(res).subject).toBe(SCORER);
+    expect(meta(res).subject).toBe(`mtls:${SCORER}`);
   });
 
   it('refuses a config that trusts XFCC without a sanitizing proxy', async () => {
@@ -129,7 +129,7 @@ describe('API key identity', () => {
   it('allows a valid key and strips it before the upstream', async () => {
     const res = await withKey(good.key);
     expect(res.status.code).toBe(0);
-    expect(meta(res)).toMatchObject({ subject: 'svc:reporting', auth_method: 'api_key', tenant: 'finance' });
+    expect(meta(res)).toMatchObject({ subject: 'api_key:svc:reporting', auth_method: 'api_key', tenant: 'finance' });
     expect(res.ok_response!.headers_to_remove).toContain('x-api-key');
   });
 

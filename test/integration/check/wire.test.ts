@@ -53,11 +53,11 @@ describe('the answer on the wire', () => {
     const ok = res.ok_response;
     expect(ok.headers.map((h: any) => h.append_action)).toEqual(Array(ok.headers.length).fill('OVERWRITE_IF_EXISTS_OR_ADD'));
     const headers = Object.fromEntries(ok.headers.map((h: any) => [h.header.key, h.header.value]));
-    expect(headers['x-modelgate-subject']).toBe('spiffe://t/analyst');
+    expect(headers['x-modelgate-subject']).toBe('mtls:spiffe://t/analyst');
     expect(headers['x-modelgate-tenant']).toBe('acme');
     expect(ok.headers_to_remove ?? []).not.toContain('x-modelgate-tenant');
     const fields = res.dynamic_metadata.fields;
-    expect(fields.subject.stringValue).toBe('spiffe://t/analyst');
+    expect(fields.subject.stringValue).toBe('mtls:spiffe://t/analyst');
     expect(fields.decision.stringValue).toBe('allow');
     expect(fields.reason.stringValue).toBe('allowed');
     expect(fields.request_id.stringValue).toBe('req-1');

@@ -49,7 +49,7 @@ describe('modelgate explain', () => {
     expect(out).toContain('request   POST /v1/models/fraud-detector:predict');
     expect(out).toContain('   ● jwt      authorization: Bearer …: present');
     expect(out).toContain('   ○ mtls     client certificate (principal): absent');
-    expect(out).toContain('   → jwt: subject alice, roles [analyst]\n     attributes org=finance\n     from corp');
+    expect(out).toContain('   → jwt: subject jwt:corp:alice, roles [analyst]\n     attributes org=finance\n     from corp');
     expect(out).toContain('   → model fraud-detector, action predict');
     expect(out).toContain('   ✓ analysts (allow): matches   ← decided');
     expect(out).toContain("   ✗ no-train (deny): action 'predict' is not in [train]");
@@ -59,7 +59,7 @@ describe('modelgate explain', () => {
     expect(out).toContain('ratelimit_bucket=per-analyst');
     expect(out).toContain('   → within budget');
     expect(out).toContain('   ALLOW http 200, grpc status 0, reason allowed');
-    expect(out).toContain('   upstream header   x-modelgate-subject: alice');
+    expect(out).toContain('   upstream header   x-modelgate-subject: jwt:corp:alice');
     expect(out).toContain('   removed header    authorization');
     // Stages appear in pipeline order.
     const order = ['1. identity', '2. target', '3. rules', '4. limits', '5. answer'].map((s) => out.indexOf(s));
@@ -96,22 +96,22 @@ describe('modelgate explain', () => {
       level: 'debug',
       decision_id: 'd-1',
       method: 'POST',
-      subject: 'bob',
+      subject: 'jwt:corp:bob',
       auth_method: 'jwt',
       roles: ['analyst'],
       model: 'fraud-detector',
       action: 'predict',
       decision: 'allow',
       reason: 'allowed',
-      trace: { identity: { ok: true, method: 'jwt', subject: 'bob', roles: ['analyst'], attributes: { org: 'retail' } }, rules: {} },
+      trace: { identity: { ok: true, method: 'jwt', subject: 'jwt:corp:bob', roles: ['analyst'], attributes: { org: 'retail' } }, rules: {} },
       msg: 'decision',
     };
     const file = join(dir, 'decisions.log');
-    writeFileSync(file, `${JSON.stringify({ ...line, decision_id: 'd-0', subject: 'carol' })}\n${JSON.stringify(line)}\n`);
+    writeFileSync(file, `${JSON.stringify({ ...line, decision_id: 'd-0', subject: 'jwt:corp:carol' })}\n${JSON.stringify(line)}\n`);
     const res = await runCli(['explain', '--config', config, '--request', file, '--decision-id', 'd-1']);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('note      identity taken from the log line as resolved then');
-    expect(res.stdout).toContain('   → jwt: subject bob, roles [analyst]\n     attributes org=retail');
+    expect(res.stdout).toContain('   → jwt: subject jwt:corp:bob, roles [analyst]\n     attributes org=retail');
     expect(res.stdout).toContain('   ✓ finance-only (deny, shadow): matches');
     expect(res.stdout).toContain('   shadow rules that would have applied: finance-only');
   });

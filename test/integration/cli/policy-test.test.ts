@@ -48,7 +48,7 @@ describe('modelgate test', () => {
     expect(res.stdout).toContain(
       ['      decision  expected: deny', '                actual:   allow', '      status    expected: 403', '                actual:   200'].join('\n'),
     );
-    expect(res.stdout).toContain('got: ALLOW 200 allowed by viewers-read · caller victor (jwt; roles viewer) · model churn · action read');
+    expect(res.stdout).toContain('got: ALLOW 200 allowed by viewers-read · caller jwt:dev:victor (jwt; roles viewer) · model churn · action read');
     expect(res.stdout).toContain(`${2 * total - 1} passed, 1 failed`);
   });
 

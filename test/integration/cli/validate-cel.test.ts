@@ -9,7 +9,7 @@ import { startModelgate } from '../../../src/main.js';
 import { REPO, runCli } from './run-cli.js';
 
 const FIXTURE = join('test', 'fixtures', 'config', 'cel-unknown-field.yaml');
-const MESSAGE = "policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)";
+const MESSAGE = "policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method, source, raw_id)";
 
 describe('CEL is type-checked at load', () => {
   it('modelgate validate exits 1 naming the field', async () => {

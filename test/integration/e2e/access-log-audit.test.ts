@@ -1,4 +1,4 @@
-// Proves envoy/edge.yaml's two access logs carry modelgate's decisions: the JSON file log (metadata, UAEX, the decision log's request id) and the http_grpc stream into modelgate's audit store, which `modelgate audit verify` and `report` accept.
+// Proves envoy/edge.yaml's two access logs carry modelgate's decisions: the JSON file log (metadata, UAEX, the decision log's request id) and the http_grpc stream into modelgate's audit store (its own receiver port, over mTLS with Envoy's dev client certificate), which `modelgate audit verify` and `report` accept.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,14 @@ import type { AuditRecord } from '../../../src/audit/record.js';
 import { normalizeFileLine } from '../../../src/audit/normalize-file.js';
 import { readRecords } from '../../../src/audit/store-scan.js';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
-import { startStack, type DevCert, type Stack } from '../../helpers/envoy-stack.js';
+import { devCerts, startStack, withCheckTls, type DevCert, type Stack } from '../../helpers/envoy-stack.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { runCli } from '../audit/helpers/cli.js';
 import { TEST_HASH_KEY, testPrivacy } from '../audit/helpers/fixtures.js';
 import { BATCH_SCORER, e2eFixture, FRONTEND, gateYaml } from './fixture.js';
+
+/** The URI SAN of dev-certs.sh's envoy-client.crt: the one sender compose's receiver allows. */
+const ENVOY_SENDER = 'spiffe://modelgate.local/ns/edge/sa/envoy';
 
 interface Sent {
   readonly cert: DevCert;
@@ -29,6 +32,7 @@ async function records(dir: string): Promise<AuditRecord[]> {
 
 describe.skipIf(!ENVOY_BIN)("Envoy's access logs and modelgate's audit trail (envoy/edge.yaml)", () => {
   let root: string;
+  let certs: string;
   let storeDir: string;
   let gate: TestGate;
   let stack: Stack;
@@ -47,15 +51,21 @@ describe.skipIf(!ENVOY_BIN)("Envoy's access logs and modelgate's audit trail (en
     expect(keygen.code, keygen.stderr).toBe(0);
     const hashKeyFile = path.join(root, 'hash.key');
     writeFileSync(hashKeyFile, TEST_HASH_KEY);
+    // The receiver as compose runs it: mTLS with the dev certificates, only Envoy's identity allowed.
+    certs = devCerts();
+    const cert = (name: string) => JSON.stringify(path.join(certs, name));
     const yaml = gateYaml({
       extra: `audit:
   store: { dir: ${JSON.stringify(storeDir)}, signing_key_file: ${JSON.stringify(key.private)}, batch_max_delay: 50ms }
-  privacy: { hash_key_file: ${JSON.stringify(hashKeyFile)} }`,
+  privacy: { hash_key_file: ${JSON.stringify(hashKeyFile)} }
+  receiver:
+    listen: 127.0.0.1:0
+    tls: { cert_file: ${cert('modelgate-server.crt')}, key_file: ${cert('modelgate-server.key')}, client_ca_file: ${cert('proxy-ca.crt')}, allowed_sans: [${ENVOY_SENDER}] }`,
     });
     // The test owns the gate so it can close it (sealing the store) before the stack is torn down.
-    gate = await startTestGate(yaml, { files: fx.files, env: fx.env });
+    gate = await startTestGate(withCheckTls(yaml, certs), { files: fx.files, env: fx.env });
     gateOpen = true;
-    stack = await startStack({ gateYaml: yaml, gatePort: gate.gate.grpcPort });
+    stack = await startStack({ gateYaml: yaml, gatePort: gate.gate.grpcPort, auditPort: gate.gate.auditPort, certs });
 
     const send = async (cert: DevCert, target: string, o: { method?: string; token?: string } = {}) => {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) };
@@ -79,14 +89,15 @@ describe.skipIf(!ENVOY_BIN)("Envoy's access logs and modelgate's audit trail (en
     await stack?.close();
     if (gateOpen) await gate.close();
     if (root) rmSync(root, { recursive: true, force: true });
+    if (certs) rmSync(certs, { recursive: true, force: true });
   });
 
   it("the JSON file log carries modelgate's metadata for every allowed request", async () => {
     const expected = [
-      { subject: BATCH_SCORER, auth_method: 'mtls', model: 'fraud-detector', action: 'predict' },
-      { subject: BATCH_SCORER, auth_method: 'mtls', model: 'churn', action: 'predict' },
-      { subject: BATCH_SCORER, auth_method: 'mtls', model: 'fraud-detector', action: 'read' },
-      { subject: 'alice', auth_method: 'jwt', model: 'churn', action: 'predict' },
+      { subject: `mtls:${BATCH_SCORER}`, auth_method: 'mtls', model: 'fraud-detector', action: 'predict' },
+      { subject: `mtls:${BATCH_SCORER}`, auth_method: 'mtls', model: 'churn', action: 'predict' },
+      { subject: `mtls:${BATCH_SCORER}`, auth_method: 'mtls', model: 'fraud-detector', action: 'read' },
+      { subject: 'jwt:test:alice', auth_method: 'jwt', model: 'churn', action: 'predict' },
     ];
     for (const [i, s] of sent.slice(0, 4).entries()) {
       const line = await logLine(s.requestId);
@@ -108,7 +119,7 @@ describe.skipIf(!ENVOY_BIN)("Envoy's access logs and modelgate's audit trail (en
     for (const s of sent.slice(4, 6)) {
       const line = await logLine(s.requestId);
       expect(line).toMatchObject({ response_code: 403, response_flags: 'UAEX', response_code_details: 'ext_authz_denied' });
-      expect(line.ext_authz).toMatchObject({ subject: FRONTEND, auth_method: 'mtls', decision: 'deny', reason: 'no_matching_rule', request_id: s.requestId });
+      expect(line.ext_authz).toMatchObject({ subject: `mtls:${FRONTEND}`, auth_method: 'mtls', decision: 'deny', reason: 'no_matching_rule', request_id: s.requestId });
       expect(line.ext_authz).not.toHaveProperty('rule_id');
     }
     const expired = await logLine(sent[6]!.requestId);
@@ -137,7 +148,8 @@ describe.skipIf(!ENVOY_BIN)("Envoy's access logs and modelgate's audit trail (en
     expect(stored.map((r) => r.request_id).sort()).toEqual(sent.map((s) => s.requestId).sort());
     for (const s of sent) {
       const r = stored.find((x) => x.request_id === s.requestId)!;
-      expect(r.source).toMatchObject({ kind: 'envoy_als', id: expect.stringMatching(/\/modelgate-edge$/) });
+      // The node id is Envoy's own claim; the sender is the certificate identity modelgate verified.
+      expect(r.source).toMatchObject({ kind: 'envoy_als', id: expect.stringMatching(/\/modelgate-edge$/), sender: ENVOY_SENDER });
       expect(r.response_code).toBe(s.status);
       expect(r.response_flags).toEqual(s.status === 200 ? [] : ['UAEX']);
       expect(r.response_code_details).toBe(s.status === 200 ? 'via_upstream' : 'ext_authz_denied');
@@ -172,12 +184,12 @@ describe.skipIf(!ENVOY_BIN)("Envoy's access logs and modelgate's audit trail (en
     // Every request Envoy logged had a decision and every allowed decision reached Envoy's log.
     expect(report.anomalies).toEqual([]);
     const usage = Object.fromEntries(report.subjects.map((s) => [s.subject, [s.requests, s.allowed, s.denied]]));
-    expect(usage).toEqual({ [BATCH_SCORER]: [3, 3, 0], [FRONTEND]: [2, 0, 2], alice: [1, 1, 0], [`peer:${BATCH_SCORER}`]: [1, 0, 1] });
+    expect(usage).toEqual({ [`mtls:${BATCH_SCORER}`]: [3, 3, 0], [`mtls:${FRONTEND}`]: [2, 0, 2], 'jwt:test:alice': [1, 1, 0], [`peer:${BATCH_SCORER}`]: [1, 0, 1] });
 
     const text = await runCli(['audit', 'report', storeDir, '--since', '1h', '--now', now]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain('Anomalies: none');
-    expect(text.stdout).toMatch(new RegExp(`\\n${FRONTEND}\\s+2\\s+0\\s+2\\s`));
-    expect(text.stdout).toMatch(new RegExp(`\\n${BATCH_SCORER}\\s+3\\s+3\\s+0\\s`));
+    expect(text.stdout).toMatch(new RegExp(`\\nmtls:${FRONTEND}\\s+2\\s+0\\s+2\\s`));
+    expect(text.stdout).toMatch(new RegExp(`\\nmtls:${BATCH_SCORER}\\s+3\\s+3\\s+0\\s`));
   }, 60_000);
 });

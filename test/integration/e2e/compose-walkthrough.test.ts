@@ -66,12 +66,18 @@ describe.skipIf(!ENVOY_BIN)('the compose walkthrough, as processes', () => {
     const grpcPort = await freePort();
     adminPort = await freePort();
     config.server.grpc.address = `127.0.0.1:${grpcPort}`;
-    config.server.http.address = `127.0.0.1:${await freePort()}`;
+    // The Check port's mTLS, over the files compose mounts from dev-certs.sh (Envoy's hop is mTLS).
+    for (const key of ['cert_file', 'key_file', 'client_ca_file']) config.server.grpc.tls[key] = hostPath(modelgateMounts, dir, config.server.grpc.tls[key]);
+    expect(config.server.http).toBeUndefined(); // compose serves no HTTP mode: nothing calls it
     config.server.admin.address = `127.0.0.1:${adminPort}`;
     config.limits.redis.url = redis.url;
     config.audit.store.dir = hostPath(modelgateMounts, dir, config.audit.store.dir);
     config.audit.store.signing_key_file = hostPath(modelgateMounts, dir, config.audit.store.signing_key_file);
     config.audit.privacy.hash_key_file = hostPath(modelgateMounts, dir, config.audit.privacy.hash_key_file);
+    // The audit receiver: its own port, over the mTLS files compose mounts from dev-certs.sh.
+    const auditPort = await freePort();
+    config.audit.receiver.listen = `127.0.0.1:${auditPort}`;
+    for (const key of ['cert_file', 'key_file', 'client_ca_file']) config.audit.receiver.tls[key] = hostPath(modelgateMounts, dir, config.audit.receiver.tls[key]);
     writeFileSync(path.join(dir, 'modelgate.yaml'), stringify(config));
     modelgate = await startServe(['--config', path.join(dir, 'modelgate.yaml')]);
 
@@ -106,7 +112,7 @@ describe.skipIf(!ENVOY_BIN)('the compose walkthrough, as processes', () => {
       config: substitute(edge, {
         adminPort: envoyAdmin,
         listeners: { edge_https: edgePort },
-        clusters: { modelgate: local(grpcPort), modelgate_accesslog: local(grpcPort), model_server: local(modelPort), envoy_admin: local(envoyAdmin) },
+        clusters: { modelgate: local(grpcPort), modelgate_accesslog: local(auditPort), model_server: local(modelPort), envoy_admin: local(envoyAdmin) },
         file: (p) => (p === '/dev/stdout' ? path.join(dir, 'envoy-stdout.log') : hostPath(envoyMounts, dir, p)),
       }),
     });
@@ -149,7 +155,7 @@ describe.skipIf(!ENVOY_BIN)('the compose walkthrough, as processes', () => {
     expect(statuses(), output).toEqual([200, 403, 200, 200, 200, 200, 429, 0]);
     expect(bodyOf(200)).toMatchObject({
       model: 'fraud-detector',
-      identity: { 'x-modelgate-subject': 'spiffe://modelgate.local/ns/ml/sa/batch-scorer', 'x-modelgate-roles': 'analyst' },
+      identity: { 'x-modelgate-subject': 'mtls:spiffe://modelgate.local/ns/ml/sa/batch-scorer', 'x-modelgate-roles': 'analyst' },
       authorization_received: false,
     });
     expect(bodyOf(403)).toMatchObject({ error: 'forbidden', reason: 'no_matching_rule' });
@@ -173,7 +179,7 @@ describe.skipIf(!ENVOY_BIN)('the compose walkthrough, as processes', () => {
     // Seven requests reached ext_authz (the two refused handshakes never became requests).
     expect(output).toMatch(/^OK: 1 segments, 7 chained entries, .*signatures verified$/m);
     // The report's per-subject table: requests, allowed, denied.
-    expect(output).toMatch(/^spiffe:\/\/modelgate\.local\/ns\/ml\/sa\/batch-scorer +6 +5 +1 /m);
-    expect(output).toMatch(/^spiffe:\/\/modelgate\.local\/ns\/web\/sa\/frontend +1 +0 +1 /m);
+    expect(output).toMatch(/^mtls:spiffe:\/\/modelgate\.local\/ns\/ml\/sa\/batch-scorer +6 +5 +1 /m);
+    expect(output).toMatch(/^mtls:spiffe:\/\/modelgate\.local\/ns\/web\/sa\/frontend +1 +0 +1 /m);
   });
 });

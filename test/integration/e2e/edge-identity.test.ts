@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envoyCheckRequest } from '../../../src/grpc/client.js';
+import * as grpc from '@grpc/grpc-js';
+import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { ENVOY_BIN, readEnvoyConfig, type Node } from '../../helpers/envoy.js';
-import { startStack, type CallOptions, type DevCert, type Reply, type Stack } from '../../helpers/envoy-stack.js';
+import { startStack, type CallOptions, type DevCert, type Reply, type Stack, envoyLikeCheckClient } from '../../helpers/envoy-stack.js';
 import { BATCH_SCORER, FRONTEND, e2eFixture, gateYaml, type E2eFixture } from './fixture.js';
 
 const PREDICT = '/v1/models/fraud-detector:predict';
@@ -37,6 +38,39 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
     body: '{"features":[0.1,0.7]}',
   });
 
+  describe('the Envoy -> modelgate hop is mTLS (docs/security.md)', () => {
+    const request = () => envoyCheckRequest({ path: PREDICT, principal: BATCH_SCORER, contextExtensions: { model: 'fraud-detector', action: 'predict' } });
+
+    it('Envoy gets answers over it: a mapped workload is allowed through Envoy, and by a client holding Envoy\'s certificate', async () => {
+      const direct = envoyLikeCheckClient(stack.gate!.gate.grpcPort, stack.certs);
+      try {
+        expect((await direct.check(request())).status.code).toBe(0);
+      } finally {
+        direct.close();
+      }
+    });
+
+    it('a caller that is not Envoy cannot claim a principal: plaintext and a workload certificate are refused in the handshake', async () => {
+      const read = (name: string) => readFileSync(`${stack.certs}/${name}`);
+      const options = { 'grpc.ssl_target_name_override': 'modelgate', 'grpc.default_authority': 'modelgate' };
+      const plaintext = checkClient(`127.0.0.1:${stack.gate!.gate.grpcPort}`);
+      // batch-scorer.crt is signed by the dev CA, not the proxy CA modelgate admits.
+      const workload = checkClient(
+        `127.0.0.1:${stack.gate!.gate.grpcPort}`,
+        grpc.credentials.createSsl(read('ca.crt'), read('batch-scorer.key'), read('batch-scorer.crt')),
+        options,
+      );
+      const noCert = checkClient(`127.0.0.1:${stack.gate!.gate.grpcPort}`, grpc.credentials.createSsl(read('ca.crt')), options);
+      try {
+        for (const client of [plaintext, workload, noCert]) {
+          await expect(client.check(request(), 2_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+        }
+      } finally {
+        for (const client of [plaintext, workload, noCert]) client.close();
+      }
+    });
+  });
+
   describe('mTLS at the edge', () => {
     it('refuses the handshake without a client certificate; modelgate never sees a check', async () => {
       const before = { decisions: decisions().length, noCert: await stack.envoy.stat(`listener.127.0.0.1_${stack.port}.ssl.fail_verify_no_cert`) };
@@ -56,12 +90,12 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       const { reply, access, decision } = await stack.exchange('batch-scorer', PREDICT, post(FORGED));
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toMatchObject({ upstream: 'echo', path: PREDICT, body: '{"features":[0.1,0.7]}' });
-      expect(decision).toMatchObject({ decision: 'allow', subject: BATCH_SCORER, auth_method: 'mtls', rule_id: 'analysts-predict' });
-      const expected = { subject: BATCH_SCORER, roles: 'analyst', tenant: 'ml-platform', 'auth-method': 'mtls', 'decision-id': decision!.decision_id };
+      expect(decision).toMatchObject({ decision: 'allow', subject: `mtls:${BATCH_SCORER}`, auth_method: 'mtls', rule_id: 'analysts-predict' });
+      const expected = { subject: `mtls:${BATCH_SCORER}`, roles: 'analyst', tenant: 'ml-platform', 'auth-method': 'mtls', 'decision-id': decision!.decision_id };
       for (const [name, value] of Object.entries(expected)) expect(valuesOf(`x-modelgate-${name}`), name).toEqual([value]);
       expect(valuesOf('x-request-id')).toEqual([access.request_id]);
       expect(access).toMatchObject({ response_code: 200, response_flags: '-' });
-      expect(access.ext_authz).toMatchObject({ decision: 'allow', subject: BATCH_SCORER, decision_id: decision!.decision_id });
+      expect(access.ext_authz).toMatchObject({ decision: 'allow', subject: `mtls:${BATCH_SCORER}`, decision_id: decision!.decision_id });
     });
 
     it('an unmapped SPIFFE id gets 403 with modelgate\'s JSON body, carrying the x-request-id Envoy generated', async () => {
@@ -71,7 +105,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       expect(reply.headers['content-type']).toBe('application/json');
       expect(access.request_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(reply.body).toBe(JSON.stringify({ error: 'forbidden', reason: 'no_matching_rule', request_id: access.request_id }));
-      expect(decision).toMatchObject({ decision: 'deny', reason: 'no_matching_rule', subject: FRONTEND, status: 403 });
+      expect(decision).toMatchObject({ decision: 'deny', reason: 'no_matching_rule', subject: `mtls:${FRONTEND}`, status: 403 });
       expect(access).toMatchObject({ response_code: 403, response_flags: 'UAEX', response_code_details: 'ext_authz_denied' });
       expect(received()).toBe(upstream);
     });
@@ -84,7 +118,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       expect(reply.status).toBe(200);
       expect(lastReceived().headers.authorization).toBeUndefined();
       expect(lastReceived().rawHeaders.filter(([n]) => n === 'authorization')).toEqual([]);
-      const expected = { subject: 'alice', roles: 'data_scientist', tenant: 'ml-platform', 'auth-method': 'jwt', 'decision-id': decision!.decision_id };
+      const expected = { subject: 'jwt:test:alice', roles: 'data_scientist', tenant: 'ml-platform', 'auth-method': 'jwt', 'decision-id': decision!.decision_id };
       for (const [name, value] of Object.entries(expected)) expect(valuesOf(`x-modelgate-${name}`), name).toEqual([value]);
     });
 
@@ -93,12 +127,14 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       const { reply } = await stack.exchange('batch-scorer', PREDICT, post({ ...bearer(token), ...FORGED }));
       expect(reply.status).toBe(200);
       expect(valuesOf('x-modelgate-tenant')).toEqual([]);
-      expect(valuesOf('x-modelgate-subject')).toEqual(['dave']);
+      expect(valuesOf('x-modelgate-subject')).toEqual(['jwt:test:dave']);
     });
 
     /** The deny modelgate gives when asked directly, for the same request id: Envoy must pass it on unchanged. */
     async function gateAnswer(token: string, requestId: string) {
-      const res = await stack.gate!.client.check(
+      // The Check port is mTLS (edge.yaml): ask it as Envoy does.
+      const direct = envoyLikeCheckClient(stack.gate!.gate.grpcPort, stack.certs);
+      const res = await direct.check(
         envoyCheckRequest({
           path: PREDICT,
           headers: bearer(token),
@@ -107,6 +143,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
           contextExtensions: { model: 'fraud-detector', action: 'predict' },
         }),
       );
+      direct.close();
       const headers = Object.fromEntries(res.denied_response!.headers.map((h) => [h.header.key, h.header.value]));
       return { status: res.denied_response!.status.code as unknown, body: res.denied_response!.body, headers };
     }
@@ -141,7 +178,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       const { reply } = await stack.exchange('batch-scorer', PREDICT, post({ 'x-api-key': fx.apiKey, ...FORGED }));
       expect(reply.status).toBe(200);
       expect(valuesOf('x-api-key')).toEqual([]);
-      expect(valuesOf('x-modelgate-subject')).toEqual(['svc:reporting']);
+      expect(valuesOf('x-modelgate-subject')).toEqual(['api_key:svc:reporting']);
       expect(valuesOf('x-modelgate-auth-method')).toEqual(['api_key']);
       expect(valuesOf('x-modelgate-tenant')).toEqual(['finance']);
     });
@@ -152,7 +189,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped edge config in front of modelgate', () 
       const { reply, access, decision } = await stack.exchange('batch-scorer', '/v1/models/xgb:predict', post());
       expect(reply.status).toBe(403);
       expect(reply.body).toBe(JSON.stringify({ error: 'forbidden', reason: 'no_matching_rule', request_id: access.request_id }));
-      expect(decision).toMatchObject({ subject: BATCH_SCORER, roles: ['analyst'], model: 'xgb', action: 'predict', reason: 'no_matching_rule' });
+      expect(decision).toMatchObject({ subject: `mtls:${BATCH_SCORER}`, roles: ['analyst'], model: 'xgb', action: 'predict', reason: 'no_matching_rule' });
       expect(access.ext_authz).toMatchObject({ decision: 'deny', reason: 'no_matching_rule', model: 'xgb', action: 'predict' });
     });
 

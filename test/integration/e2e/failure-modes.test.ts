@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
-import { startStack, type Reply, type Stack } from '../../helpers/envoy-stack.js';
+import { devCerts, startStack, withCheckTls, type Reply, type Stack } from '../../helpers/envoy-stack.js';
 import { startServe, type ServeProcess } from '../../helpers/serve-process.js';
 import { BATCH_SCORER, e2eFixture, gateYaml } from './fixture.js';
 
@@ -13,7 +13,7 @@ import { BATCH_SCORER, e2eFixture, gateYaml } from './fixture.js';
 // would show up as a missing token.
 const LIMITS = `limits:
   buckets:
-    - { id: scorer-hour, match: { subjects: ['${BATCH_SCORER}'] }, rate: 3, per: hour }`;
+    - { id: scorer-hour, match: { subjects: ['mtls:${BATCH_SCORER}'] }, rate: 3, per: hour }`;
 
 const ABANDONED = 'check not evaluated: Envoy had reset it (its ext_authz timeout passed)';
 
@@ -39,16 +39,19 @@ describe.skipIf(!ENVOY_BIN)('modelgate paused or stopped behind the edge Envoy',
   let serve: ServeProcess | undefined;
   let stack: Stack;
   let dir: string;
+  let certs: string | undefined;
 
   beforeAll(async () => {
     const fx = await e2eFixture();
     dir = mkdtempSync(path.join(tmpdir(), 'modelgate-failure-'));
     for (const [name, content] of Object.entries(fx.files)) writeFileSync(path.join(dir, name), content);
-    writeFileSync(path.join(dir, 'modelgate.yaml'), gateYaml({ limits: LIMITS }));
+    // Envoy's Check hop is mTLS (edge.yaml): this modelgate serves it with the stack's dev certificates.
+    certs = devCerts();
+    writeFileSync(path.join(dir, 'modelgate.yaml'), withCheckTls(gateYaml({ limits: LIMITS }), certs));
     // One process (--workers 1): SIGSTOP must reach the process that serves, not a cluster primary.
     // Port 0: the gRPC port comes from the "serving" line, and the admin port follows it to 0.
     serve = await startServe(['--config', path.join(dir, 'modelgate.yaml'), '--address', '127.0.0.1:0', '--workers', '1'], 1, fx.env);
-    stack = await startStack({ gateYaml: '', gatePort: serve.port });
+    stack = await startStack({ gateYaml: '', gatePort: serve.port, certs });
   }, 60_000);
 
   afterAll(async () => {
@@ -58,6 +61,7 @@ describe.skipIf(!ENVOY_BIN)('modelgate paused or stopped behind the edge Envoy',
     }
     await stack?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (certs) rmSync(certs, { recursive: true, force: true });
   });
 
   const predict = async (): Promise<Timed> => {

@@ -92,7 +92,7 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
     const got = served(before);
     expect(got.path).toBe('/v1/models/fraud-detector:predict');
     expect(got.body).toBe('{"features":[1]}');
-    expect(copies(stack, 'x-modelgate-subject')).toEqual([BATCH_SCORER]);
+    expect(copies(stack, 'x-modelgate-subject')).toEqual([`mtls:${BATCH_SCORER}`]);
     expect(copies(stack, 'x-modelgate-roles')).toEqual(['analyst']);
     expect(copies(stack, 'x-modelgate-tenant')).toEqual(['ml-platform']);
     expect(copies(stack, 'x-modelgate-auth-method')).toEqual(['mtls']);
@@ -109,7 +109,7 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
     const res = await stack.call('frontend', '/v1/models/churn', { headers: { ...auth, 'x-modelgate-tenant': 'someone-else' } });
     expect(res.status).toBe(200);
     const got = served(before);
-    expect(copies(stack, 'x-modelgate-subject')).toEqual(['alice']);
+    expect(copies(stack, 'x-modelgate-subject')).toEqual(['jwt:test:alice']);
     expect(copies(stack, 'x-modelgate-auth-method')).toEqual(['jwt']);
     expect(got.headers['x-modelgate-tenant']).toBeUndefined();
     expect(got.headers['authorization']).toBeUndefined();
@@ -120,7 +120,7 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
     const res = await stack.call('frontend', '/v1/models/fraud-detector', { headers: { 'x-api-key': fx.apiKey } });
     expect(res.status).toBe(200);
     const got = served(before);
-    expect(copies(stack, 'x-modelgate-subject')).toEqual(['svc:reporting']);
+    expect(copies(stack, 'x-modelgate-subject')).toEqual(['api_key:svc:reporting']);
     expect(copies(stack, 'x-modelgate-tenant')).toEqual(['finance']);
     expect(got.headers['x-api-key']).toBeUndefined();
   });
@@ -129,7 +129,7 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
     const res = await stack.call('frontend', '/v1/models/churn', { headers: await bearer('zoë', ['data_scientist']) });
     expect(res.status).toBe(200);
     const [raw] = copies(stack, 'x-modelgate-subject'); // Node reads header bytes as latin1
-    expect(Buffer.from(raw!, 'latin1').toString('utf8')).toBe('zoë');
+    expect(Buffer.from(raw!, 'latin1').toString('utf8')).toBe('jwt:test:zoë');
   });
 
   it('answers 403 with the JSON body for an unmapped SAN; request id, decision log and access log agree', async () => {
@@ -142,7 +142,7 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
     expect(body).toMatchObject({ error: 'forbidden', reason: 'no_matching_rule' });
     expect(body['request_id']).toMatch(/^[0-9a-f-]{36}$/); // Envoy's own id (use_remote_address), not the client's
     expect(stack.upstream.received.length).toBe(before);
-    expect(decisions().at(-1)).toMatchObject({ request_id: body['request_id'], subject: FRONTEND, reason: 'no_matching_rule' });
+    expect(decisions().at(-1)).toMatchObject({ request_id: body['request_id'], subject: `mtls:${FRONTEND}`, reason: 'no_matching_rule' });
     const line = await stack.accessLogLine((l) => l['request_id'] === body['request_id']);
     expect(line).toMatchObject({ response_code: 403, response_flags: 'UAEX', response_code_details: 'ext_authz_denied' });
   });
@@ -157,7 +157,7 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
       },
     });
     expect(res.status).toBe(403);
-    expect(decisions().at(-1)).toMatchObject({ subject: FRONTEND, method: 'POST', action: 'predict', reason: 'no_matching_rule' });
+    expect(decisions().at(-1)).toMatchObject({ subject: `mtls:${FRONTEND}`, method: 'POST', action: 'predict', reason: 'no_matching_rule' });
   });
 
   it.each([

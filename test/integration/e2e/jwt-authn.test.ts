@@ -76,15 +76,15 @@ describe.skipIf(!ENVOY_BIN)("Envoy's jwt_authn in front of modelgate (docs/envoy
     expect(r.status).toBe(200);
     const got = stack.upstream.received.at(-1)!;
     expect(got.rawHeaders.filter(([name]) => name === 'authorization')).toEqual([]);
-    expect(got.headers['x-modelgate-subject']).toBe('alice');
+    expect(got.headers['x-modelgate-subject']).toBe('jwt:test:alice');
     expect(got.headers['x-modelgate-auth-method']).toBe('envoy_jwt');
     expect(got.headers['x-modelgate-roles']).toBe('analyst');
     const requestId = got.headers['x-request-id'] as string;
     expect(decisionFor(requestId)).toEqual([
-      expect.objectContaining({ subject: 'alice', auth_method: 'envoy_jwt', roles: ['analyst'], decision: 'allow', rule_id: 'analysts-predict' }),
+      expect.objectContaining({ subject: 'jwt:test:alice', auth_method: 'envoy_jwt', roles: ['analyst'], decision: 'allow', rule_id: 'analysts-predict' }),
     ]);
     const logged = await stack.accessLogLine((l) => l.request_id === requestId);
-    expect(logged.ext_authz).toMatchObject({ subject: 'alice', auth_method: 'envoy_jwt', decision: 'allow', model: 'fraud-detector' });
+    expect(logged.ext_authz).toMatchObject({ subject: 'jwt:test:alice', auth_method: 'envoy_jwt', decision: 'allow', model: 'fraud-detector' });
   });
 
   it("the payload's claims still go through modelgate's policy: a token without the role is a 403 from modelgate", async () => {
@@ -92,7 +92,7 @@ describe.skipIf(!ENVOY_BIN)("Envoy's jwt_authn in front of modelgate (docs/envoy
     expect(r.status).toBe(403);
     const body = JSON.parse(r.body) as { request_id: string };
     expect(body).toEqual({ error: 'forbidden', reason: 'no_matching_rule', request_id: body.request_id });
-    expect(decisionFor(body.request_id)).toEqual([expect.objectContaining({ subject: 'bob', auth_method: 'envoy_jwt', decision: 'deny' })]);
+    expect(decisionFor(body.request_id)).toEqual([expect.objectContaining({ subject: 'jwt:test:bob', auth_method: 'envoy_jwt', decision: 'deny' })]);
   });
 
   const checks = async () => (await stack.envoy.stat('http.edge.ext_authz.modelgate.ok')) + (await stack.envoy.stat('http.edge.ext_authz.modelgate.denied'));
@@ -146,8 +146,8 @@ describe.skipIf(!ENVOY_BIN)("Envoy's jwt_authn in front of modelgate (docs/envoy
     expect(r.status).toBe(403);
     const body = JSON.parse(r.body) as { request_id: string };
     expect(body).toEqual({ error: 'forbidden', reason: 'no_matching_rule', request_id: body.request_id });
-    expect(decisionFor(body.request_id)).toEqual([expect.objectContaining({ subject: 'alice', auth_method: 'envoy_jwt', roles: ['analyst'], decision: 'deny' })]);
-    expect(decisions().some((l) => l.subject === 'mallory')).toBe(false);
+    expect(decisionFor(body.request_id)).toEqual([expect.objectContaining({ subject: 'jwt:test:alice', auth_method: 'envoy_jwt', roles: ['analyst'], decision: 'deny' })]);
+    expect(decisions().some((l) => String(l.subject).endsWith(':mallory'))).toBe(false);
   });
 
   it('a client cannot smuggle a payload: look-alike headers without a token are a 401 from Envoy', async () => {

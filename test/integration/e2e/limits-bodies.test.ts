@@ -13,7 +13,7 @@ import { BATCH_SCORER, e2eFixture, gateYaml, type E2eFixture } from './fixture.j
 
 /** batch-scorer: two checks a minute; every analyst: a hundred an hour. */
 const BUCKETS = `  buckets:
-    - { id: scorer-minute, match: { subjects: ['${BATCH_SCORER}'] }, rate: 2, per: minute, on_redis_error: fail_closed }
+    - { id: scorer-minute, match: { subjects: ['mtls:${BATCH_SCORER}'] }, rate: 2, per: minute, on_redis_error: fail_closed }
     - { id: analyst-hour, match: { roles: [analyst] }, rate: 100, per: hour, on_redis_error: fail_closed }`;
 const POLICY_HEADER = '"scorer-minute";q=2;w=60, "analyst-hour";q=100;w=3600';
 const MAX_REQUEST_BYTES = 262_144;
@@ -105,7 +105,7 @@ describe.skipIf(!ENVOY_BIN)('limits and bodies through the shipped edge config',
     const got = stack.upstream.received.at(-1)!;
     expect(got.body).toBe(sent);
     expect(got.headers['authorization']).toBeUndefined();
-    expect(got.headers['x-modelgate-subject']).toBe('dana');
+    expect(got.headers['x-modelgate-subject']).toBe('jwt:test:dana');
     const d = decisions(stack).at(-1)!;
     // model from the body, action from the route's context_extensions; the body as Envoy sent it.
     expect(d).toMatchObject({ decision: 'allow', model: 'chat-small', action: 'predict', rule_id: 'scientists-use', body_sha256: sha256(sent) });
@@ -161,7 +161,7 @@ describe.skipIf(!ENVOY_BIN)('limits through the Redis limiter', () => {
     await expectScorerLimited(stack);
     const client = new Redis(redis!.url);
     try {
-      expect(await client.exists(bucketKey('modelgate:rl:', BATCH_SCORER, 'scorer-minute'))).toBe(1);
+      expect(await client.exists(bucketKey('modelgate:rl:', `mtls:${BATCH_SCORER}`, 'scorer-minute'))).toBe(1);
     } finally {
       client.disconnect();
     }

@@ -39,9 +39,9 @@ describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', 
   it('predict: the vhost names the model, the route adds the action; batch-scorer reaches the model server', async () => {
     const { reply, access, decision } = await stack.exchange('batch-scorer', '/v1/models/fraud-detector:predict', post('{"features":[1]}'));
     expect(reply.status).toBe(200);
-    expect(decision).toMatchObject({ decision: 'allow', subject: BATCH_SCORER, model: 'fraud-detector', action: 'predict', rule_id: 'analysts-predict' });
+    expect(decision).toMatchObject({ decision: 'allow', subject: `mtls:${BATCH_SCORER}`, model: 'fraud-detector', action: 'predict', rule_id: 'analysts-predict' });
     expect(access.ext_authz).toMatchObject({ model: 'fraud-detector', action: 'predict', decision: 'allow' });
-    expect(stack.upstream.valuesOf(lastReceived(), 'x-modelgate-subject')).toEqual([BATCH_SCORER]);
+    expect(stack.upstream.valuesOf(lastReceived(), 'x-modelgate-subject')).toEqual([`mtls:${BATCH_SCORER}`]);
     expect(stack.upstream.valuesOf(lastReceived(), 'x-modelgate-decision-id')).toEqual([decision!.decision_id]);
     // No body was sent to modelgate on this route.
     expect(decision!.body_sha256).toBeUndefined();
@@ -80,7 +80,7 @@ describe.skipIf(!ENVOY_BIN)('the shipped sidecar config in front of modelgate', 
       expect(reply.status).toBe(403);
       expect(reply.body).toBe(JSON.stringify({ error: 'forbidden', reason: 'no_matching_rule', request_id: requestId }));
       expect(access).toMatchObject({ request_id: requestId, response_code: 403, response_flags: 'UAEX' });
-      expect(decision).toMatchObject({ subject: FRONTEND, model: 'fraud-detector', action, decision: 'deny' });
+      expect(decision).toMatchObject({ subject: `mtls:${FRONTEND}`, model: 'fraud-detector', action, decision: 'deny' });
     }
     expect(received()).toBe(upstream);
   });

@@ -59,8 +59,24 @@ describe('scripts/dev-certs.sh', () => {
     expect(server.checkPrivateKey(key('envoy'))).toBe(true);
   });
 
+  it('makes modelgate\'s server certificate and the one client certificate its Check port and receiver admit (Envoy)', () => {
+    const receiver = cert('modelgate-server');
+    expect(receiver.checkIssued(cert('ca'))).toBe(true);
+    expect(receiver.checkHost('modelgate')).toBe('modelgate');
+    expect(receiver.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']); // serverAuth only
+    expect(receiver.checkPrivateKey(key('modelgate-server'))).toBe(true);
+    const client = cert('envoy-client');
+    expect(client.subjectAltName).toBe('URI:spiffe://modelgate.local/ns/edge/sa/envoy');
+    expect(client.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']); // clientAuth only
+    // Signed by the proxy CA, which signs nothing else: modelgate's client_ca_file admits Envoy only.
+    expect(client.verify(cert('proxy-ca').publicKey)).toBe(true);
+    expect(client.verify(cert('ca').publicKey)).toBe(false);
+    expect(cert('batch-scorer').verify(cert('proxy-ca').publicKey)).toBe(false);
+    expect(client.checkPrivateKey(key('envoy-client'))).toBe(true);
+  });
+
   it('keeps the CA and client keys private to the owner', () => {
-    for (const name of ['ca', 'batch-scorer', 'frontend', 'outsider']) {
+    for (const name of ['ca', 'proxy-ca', 'batch-scorer', 'frontend', 'outsider']) {
       expect(statSync(path.join(dir, `${name}.key`)).mode & 0o077, name).toBe(0);
     }
   });

@@ -167,6 +167,21 @@ describe('the cross-reference checks reject broken wiring', () => {
     ]);
   });
 
+  it('an access-log cluster back on the Check port, or without mTLS to the audit receiver', () => {
+    const accessLogCluster = (doc: Node) => doc.static_resources.clusters.find((c: Node) => c.name === 'modelgate_accesslog');
+    expect(problemsAfter((doc) => {
+      const cluster = accessLogCluster(doc);
+      cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value = 9191;
+      delete cluster.transport_socket;
+    })).toEqual([
+      'cluster modelgate_accesslog (access log) targets port(s) 9191, modelgate serves its audit receiver on 9194',
+      'cluster modelgate_accesslog (access log) is not TLS: the audit receiver needs mTLS',
+    ]);
+    expect(problemsAfter((doc) => delete accessLogCluster(doc).transport_socket.typed_config.common_tls_context.tls_certificates)).toEqual([
+      'cluster modelgate_accesslog (access log) presents no client certificate',
+    ]);
+  });
+
   it('a checked route that names no model, and a fail-open filter', () => {
     const problems = problemsAfter((doc) => {
       delete routesOf(doc)[4].typed_per_filter_config;

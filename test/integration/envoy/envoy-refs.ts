@@ -1,8 +1,10 @@
 // Cross-reference checks on a schema-valid Envoy bootstrap: the things the proto alone cannot
 // catch and that decide whether modelgate works behind it (clusters, HTTP/2, ports, routes, logs).
 
-/** modelgate's default gRPC port (Check + AccessLogService). */
+/** modelgate's default gRPC port (Check). */
 export const MODELGATE_GRPC_PORT = 9191;
+/** modelgate's audit receiver (AccessLogService, audit.receiver.listen): never the Check port. */
+export const MODELGATE_AUDIT_PORT = 9194;
 export const EXT_AUTHZ_FILTER = 'envoy.filters.http.ext_authz';
 export const TRUST_DOMAIN_PREFIX = 'spiffe://modelgate.local/';
 
@@ -33,6 +35,7 @@ const T = {
   extAuthz: 'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
   router: 'envoy.extensions.filters.http.router.v3.Router',
   tls: 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  upstreamTls: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   fileLog: 'envoy.extensions.access_loggers.file.v3.FileAccessLog',
   grpcLog: 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
   httpOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -113,8 +116,20 @@ function checkModelgateCluster(cluster: Node | undefined, name: string, what: st
     problems.push(`cluster ${name} (${what}) is not HTTP/2: gRPC needs explicit_http_config.http2_protocol_options`);
   }
   const ports = clusterEndpoints({ static_resources: { clusters: [cluster] } }).map((e) => e.port);
-  if (ports.length === 0 || ports.some((p) => p !== MODELGATE_GRPC_PORT)) {
-    problems.push(`cluster ${name} (${what}) targets port(s) ${ports.join(',')}, modelgate serves gRPC on ${MODELGATE_GRPC_PORT}`);
+  const accessLog = what === 'access log';
+  const port = accessLog ? MODELGATE_AUDIT_PORT : MODELGATE_GRPC_PORT;
+  if (ports.length === 0 || ports.some((p) => p !== port)) {
+    problems.push(`cluster ${name} (${what}) targets port(s) ${ports.join(',')}, modelgate serves ${accessLog ? 'its audit receiver' : 'gRPC'} on ${port}`);
+  }
+  // The access-log stream writes into the audit trail: mTLS, Envoy's client certificate and a check of the receiver's name.
+  if (accessLog) {
+    const tls = cluster.transport_socket?.typed_config;
+    const common = tls?.common_tls_context;
+    if (typeOf(tls) !== T.upstreamTls) problems.push(`cluster ${name} (${what}) is not TLS: the audit receiver needs mTLS`);
+    else if (list(common?.tls_certificates).length === 0) problems.push(`cluster ${name} (${what}) presents no client certificate`);
+    else if (!common?.validation_context?.trusted_ca || list(common.validation_context.match_typed_subject_alt_names).length === 0) {
+      problems.push(`cluster ${name} (${what}) does not verify the receiver's certificate (trusted_ca and match_typed_subject_alt_names)`);
+    }
   }
 }
 

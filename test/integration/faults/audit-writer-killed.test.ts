@@ -66,7 +66,7 @@ beforeAll(async () => {
     configFile,
     `audit:
   store: { dir: '${storeDir}', signing_key_file: '${join(root, 'audit.key')}', segment_max_bytes: 3000000, batch_max_records: 5000, batch_max_delay: 300ms }
-  receiver: { listen: '127.0.0.1:${port}' }
+  receiver: { listen: '127.0.0.1:${port}', max_entries_per_second: 1000000 }
 `,
   );
 });

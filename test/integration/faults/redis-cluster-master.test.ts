@@ -60,7 +60,7 @@ async function mapShards(c: RedisCluster): Promise<Shard[]> {
   for (let n = 0; n < 1_000 && found.some((s) => s.subjects.length < MODES.length); n++) {
     for (const mode of MODES) {
       const subject = subjectFor(mode, n);
-      const slot = Number(await admin.cluster('KEYSLOT', subjectKeys('', subject).block));
+      const slot = Number(await admin.cluster('KEYSLOT', subjectKeys('', `mtls:${subject}`).block));
       const shard = found.find((s) => s.from <= slot && slot <= s.to)!;
       if (!shard.subjects.some((s) => s.mode === mode)) shard.subjects.push({ subject, mode });
     }

@@ -33,8 +33,8 @@ policy:
 limits:
   redis: { url: '${redisUrl}' }
   buckets:
-    - { id: closed, match: { subjects: ['${subjectFor('fail_closed', '*')}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_closed }
-    - { id: open, match: { subjects: ['${subjectFor('fail_open', '*')}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_open }
+    - { id: closed, match: { subjects: ['mtls:${subjectFor('fail_closed', '*')}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_closed }
+    - { id: open, match: { subjects: ['mtls:${subjectFor('fail_open', '*')}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_open }
 `;
 }
 

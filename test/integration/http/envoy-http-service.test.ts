@@ -51,7 +51,7 @@ describe('HTTP mode, Envoy http_service shape', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body).toBe('');
-    expect(res.headers['x-modelgate-subject']).toBe(SCORER);
+    expect(res.headers['x-modelgate-subject']).toBe(`mtls:${SCORER}`);
     expect(res.headers['x-modelgate-roles']).toBe('analyst');
     expect(res.headers['x-modelgate-tenant']).toBe('ml');
     expect(res.headers['x-modelgate-auth-method']).toBe('mtls');
@@ -64,7 +64,7 @@ describe('HTTP mode, Envoy http_service shape', () => {
     const token = await fx.token('alice', ['data_scientist']);
     const res = await call('/check/v1/models/chat-small', { headers: { authorization: `Bearer ${token}`, 'x-modelgate-tenant': 'forged' } });
     expect(res.status).toBe(200);
-    expect(res.headers['x-modelgate-subject']).toBe('alice');
+    expect(res.headers['x-modelgate-subject']).toBe('jwt:test:alice');
     expect(res.headers['x-modelgate-auth-method']).toBe('jwt');
     expect(res.headers['x-modelgate-tenant']).toBeUndefined();
     expect(String(res.headers['x-envoy-auth-headers-to-remove']).split(',')).toEqual(

@@ -70,5 +70,5 @@ policy:
       - { pattern: '/v1/chat/completions', methods: [POST], action: predict, model_from_body: model }
 limits:
   buckets:
-    - { id: carol-tight, match: { subjects: [carol] }, rate: 1, per: minute, burst: 2 }
+    - { id: carol-tight, match: { subjects: ['jwt:test:carol'] }, rate: 1, per: minute, burst: 2 }
 `;

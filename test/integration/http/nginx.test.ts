@@ -120,7 +120,7 @@ describe('HTTP mode behind nginx auth_request with mTLS', () => {
     expect(JSON.parse(res.body)).toEqual({ served_by: 'model-server' });
     const got = await served(before);
     expect(got.url).toBe('/v1/models/fraud-detector:predict');
-    expect(got.headers['x-modelgate-subject']).toBe(SCORER);
+    expect(got.headers['x-modelgate-subject']).toBe(`mtls:${SCORER}`);
     expect(got.headers['x-modelgate-roles']).toBe('analyst');
     expect(got.headers['x-modelgate-tenant']).toBe('ml');
     expect(got.headers['x-modelgate-auth-method']).toBe('mtls');
@@ -135,7 +135,7 @@ describe('HTTP mode behind nginx auth_request with mTLS', () => {
     const res = await call('/v1/models/chat-small', { cert: fx.scorer, headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     const got = await served(before);
-    expect(got.headers['x-modelgate-subject']).toBe('alice');
+    expect(got.headers['x-modelgate-subject']).toBe('jwt:test:alice');
     expect(got.headers['x-modelgate-roles']).toBe('data_scientist');
     expect(got.headers['x-modelgate-auth-method']).toBe('jwt');
     expect(got.headers['authorization']).toBeUndefined();
@@ -150,7 +150,7 @@ describe('HTTP mode behind nginx auth_request with mTLS', () => {
     });
     expect(res.status).toBe(200);
     const got = await served(before);
-    expect(got.headers['x-modelgate-subject']).toBe('alice');
+    expect(got.headers['x-modelgate-subject']).toBe('jwt:test:alice');
     expect(got.headers['x-modelgate-roles']).toBe('data_scientist');
     expect(got.headers['x-modelgate-tenant']).toBeUndefined(); // a JWT identity without org: no tenant at all
   });

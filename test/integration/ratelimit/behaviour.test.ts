@@ -147,18 +147,20 @@ describe('standalone redis', () => {
     expect(outcomes.map((o) => o.shadowDenied)).toEqual([[], [], ['trial'], ['trial'], ['trial']]);
   });
 
-  it('modelgate limits show / reset read and clear one subject', async () => {
+  it('modelgate limits show / reset read and clear one subject, named as in the decision log', async () => {
+    // Qualified, as every subject is: its `:`s are escaped in the key, and the CLI finds it as typed.
+    const OPS = 'jwt:corp:ops';
     const limiter = track(await limiterFor(redis.url, { buckets: [{ id: 'per-model', rate: 1, per: 'hour', burst: 1, per_model: true }] }));
-    await limiter.take(req('ops', 'llama:70b'));
-    expect((await limiter.take(req('ops', 'llama:70b'))).allowed).toBe(false);
-    await limiter.take(req('bystander'));
+    await limiter.take(req(OPS, 'llama:70b'));
+    expect((await limiter.take(req(OPS, 'llama:70b'))).allowed).toBe(false);
+    await limiter.take(req('jwt:corp:bystander'));
 
-    const shown = JSON.parse(await cli('show', 'ops', '--redis', redis.url, '--json'));
+    const shown = JSON.parse(await cli('show', OPS, '--redis', redis.url, '--json'));
     expect(shown.buckets).toEqual([expect.objectContaining({ bucketId: 'per-model', model: 'llama:70b', tokens: 0 })]);
-    expect(await cli('show', 'ops', '--redis', redis.url)).toMatch(/per-model \[llama:70b\]: 0\.00 tokens, forgotten in \d+ s/);
-    expect(await cli('reset', 'ops', '--redis', redis.url)).toBe('reset ops: 1 key removed\n');
-    expect(await cli('show', 'ops', '--redis', redis.url)).toContain('no buckets stored');
-    expect(await admin.exists('modelgate:rl:{bystander}:b:per-model:m')).toBe(1);
+    expect(await cli('show', OPS, '--redis', redis.url)).toMatch(/per-model \[llama:70b\]: 0\.00 tokens, forgotten in \d+ s/);
+    expect(await cli('reset', OPS, '--redis', redis.url)).toBe(`reset ${OPS}: 1 key removed\n`);
+    expect(await cli('show', OPS, '--redis', redis.url)).toContain('no buckets stored');
+    expect(await admin.exists('modelgate:rl:{jwt%3Acorp%3Abystander}:b:per-model:m')).toBe(1);
   });
 });
 

@@ -96,8 +96,8 @@ describe('Redis killed and restarted under load: two serve replicas', () => {
   beforeAll(async () => {
     redis = await startRedis();
     const buckets = [
-      `{ id: closed, match: { subjects: ['${CLOSED}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_closed }`,
-      `{ id: open, match: { subjects: ['${OPEN}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_open }`,
+      `{ id: closed, match: { subjects: ['mtls:${CLOSED}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_closed }`,
+      `{ id: open, match: { subjects: ['mtls:${OPEN}'] }, rate: 1000000, burst: 1000000, on_redis_error: fail_open }`,
     ];
     replicas = await serveProcesses(limitedConfig(redis.url, buckets));
     // Warm both replicas up (JIT, connections, the script on each socket) before measuring.

@@ -1,5 +1,5 @@
-// With an audit section, `serve` takes Envoy's access-log stream on the Check port and the records
-// land in a chain that verifies.
+// With an audit section, `serve` takes Envoy's access-log stream on its own receiver listener (never
+// the Check port) and the records land in a chain that verifies, naming the sender.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
@@ -39,6 +39,7 @@ policy:
 audit:
   store: { dir: '${join(dir, 'store')}', signing_key_file: '${join(dir, 'audit.key')}', batch_max_delay: 5ms }
   privacy: { hash_key_file: '${join(dir, 'hash.key')}' }
+  receiver: { listen: '127.0.0.1:0' }
 `);
   });
   afterAll(async () => {
@@ -46,11 +47,13 @@ audit:
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stores an Envoy access-log entry sent to the Check port, with the decision metadata', async () => {
+  it('stores an Envoy access-log entry sent to the receiver port, with the decision metadata', async () => {
     const check = await t.client.check(envoyCheckRequest({ principal: 'spiffe://t/a', requestId: 'req-audit-1' }));
     expect(check.status.code).toBe(0);
     const metadata = check.dynamic_metadata!;
-    const client = accessLogClient(t.address);
+    expect(t.gate.auditPort).toBeGreaterThan(0);
+    expect(t.gate.auditPort).not.toBe(t.gate.grpcPort);
+    const client = accessLogClient(`127.0.0.1:${t.gate.auditPort}`);
     await new Promise<void>((resolve, reject) => {
       const call = client.StreamAccessLogs((error: Error | null) => (client.close(), error ? reject(error) : resolve()));
       call.write({
@@ -74,7 +77,9 @@ audit:
     const records = [];
     for await (const r of readRecords(join(dir, 'store'))) records.push(r);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ request_id: 'req-audit-1', subject: 'spiffe://t/a', decision: 'allow', model: 'fraud-detector', reason: 'allowed' });
+    expect(records[0]).toMatchObject({ request_id: 'req-audit-1', decision: 'allow', model: 'fraud-detector', reason: 'allowed' });
+    expect(records[0]!.subject).toMatch(/spiffe:\/\/t\/a$/);
+    expect(records[0]!.source).toEqual({ kind: 'envoy_als', id: 'edge-1/modelgate-edge', sender: 'loopback' });
     const report = await verifyStore(join(dir, 'store'));
     expect(report.ok).toBe(true);
     expect(report.issues).toEqual([]);

@@ -57,7 +57,7 @@ describe('python grpcio client', () => {
     expect(out[0]).toBe('health 0801');
     const [allow, deny] = out.slice(1).map((l) => decodeCheckResponse(Buffer.from(l.split(' ')[1]!, 'hex')));
     expect(allow!.status?.code ?? 0).toBe(0);
-    expect(allow!.dynamic_metadata.fields.subject.stringValue).toBe('spiffe://t/analyst');
+    expect(allow!.dynamic_metadata.fields.subject.stringValue).toBe('mtls:spiffe://t/analyst');
     expect(deny!.status.code).toBe(16);
     expect(deny!.denied_response.status.code).toBe('Unauthorized');
   });

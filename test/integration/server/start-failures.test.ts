@@ -24,6 +24,8 @@ interface Ports {
   grpc: number;
   http: number;
   admin: number;
+  /** The audit receiver's own listener; 0 (a free port) when absent. */
+  audit?: number;
 }
 
 /** Holds a port the way another process would: bound and listening on 127.0.0.1. */
@@ -77,6 +79,7 @@ ${
     ? `audit:
   store: { dir: '${join(dir, 'store')}', signing_key_file: '${join(dir, 'audit.key')}' }
   privacy: { hash_key_file: '${join(dir, 'hash.key')}' }
+  receiver: { listen: '127.0.0.1:${p.audit ?? 0}' }
 `
     : ''
 }`,

@@ -1,5 +1,5 @@
 // `serve --workers 2` with an audit section: the store has one writer, the primary. Access-log
-// streams land on either worker (the port is shared round-robin) and every record reaches the one
+// streams land on either worker (the receiver port is shared round-robin) and every record reaches the one
 // chain, which verifies after SIGTERM; before, the second worker failed on the store's writer lock.
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -25,13 +25,17 @@ describe('serve --workers 2 with audit', () => {
 
   it('writes every stream from every worker into one verified chain', async () => {
     const store = join(dir, 'store');
-    writeFileSync(join(dir, 'serve.yaml'), serveWithAuditYaml({ store, signingKeyFile: join(dir, 'audit.key'), hashKeyFile: join(dir, 'hash.key') }));
+    const alsPort = await freePort(); // the receiver's own listener, shared by the workers like the Check port
+    writeFileSync(
+      join(dir, 'serve.yaml'),
+      serveWithAuditYaml({ store, signingKeyFile: join(dir, 'audit.key'), hashKeyFile: join(dir, 'hash.key'), receiver: `{ listen: '127.0.0.1:${alsPort}' }` }),
+    );
     const port = await freePort(); // workers sharing port 0 would not share one port
     const serve = await startServe(['--workers', '2', '--config', join(dir, 'serve.yaml'), '--address', `127.0.0.1:${port}`], 2);
     try {
       // Eight streams, each its own connection, handed to the workers round-robin.
       const ids = Array.from({ length: 8 }, (_, s) => Array.from({ length: 5 }, (_, i) => `s${s}-r${i}`));
-      const statuses = await Promise.all(ids.map((stream) => streamMessages(port, batches(stream.map((id) => goodEntry(id))))));
+      const statuses = await Promise.all(ids.map((stream) => streamMessages(alsPort, batches(stream.map((id) => goodEntry(id))))));
       expect(statuses.map((s) => s?.code ?? 0)).toEqual(Array(8).fill(0));
       expect(serve.lines.filter((l) => l.msg === 'modelgate serving ext_authz')).toHaveLength(2);
       const exited = new Promise((resolve) => serve.proc.once('exit', resolve));

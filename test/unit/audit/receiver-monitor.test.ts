@@ -11,7 +11,7 @@ function fakeLog() {
 }
 
 const drop = (reason: 'entry_invalid' | 'entry_failed' = 'entry_invalid') =>
-  ({ kind: 'entry_dropped', source: 'edge/audit', reason, detail: 'start_time out of range' }) as const;
+  ({ kind: 'entry_dropped', source: 'edge/audit', sender: 'loopback', reason, detail: 'start_time out of range' }) as const;
 
 describe('receiverMonitor', () => {
   it('warns once per interval, counts every drop, and reports what it suppressed', async () => {
@@ -28,7 +28,7 @@ describe('receiverMonitor', () => {
     expect(warns).toHaveLength(2);
     expect(warns[0]!.fields).toMatchObject({ reason: 'entry_invalid', source: 'edge/audit', dropped_total: 1, suppressed_since_last_warning: 0 });
     expect(warns[1]!.fields).toMatchObject({ dropped_total: 502, suppressed_since_last_warning: 500 });
-    expect(monitor.dropped()).toEqual({ entry_invalid: 501, entry_failed: 1, message_failed: 0 });
+    expect(monitor.dropped()).toEqual({ entry_invalid: 501, entry_failed: 1, message_failed: 0, rate_limited: 0 });
     const text = await registry.metrics();
     expect(text).toContain('modelgate_audit_entries_dropped_total{reason="entry_invalid"} 501');
     expect(text).toContain('modelgate_audit_entries_dropped_total{reason="entry_failed"} 1');
@@ -37,8 +37,24 @@ describe('receiverMonitor', () => {
   it('logs stream events at info and failures at error', () => {
     const { lines, log } = fakeLog();
     const monitor = receiverMonitor({ log });
-    monitor.onEvent({ kind: 'stream_opened', source: 's' });
-    monitor.onEvent({ kind: 'store_failed', source: 's', records: 1, error: 'disk' });
+    monitor.onEvent({ kind: 'stream_opened', source: 's', sender: 'loopback' });
+    monitor.onEvent({ kind: 'store_failed', source: 's', sender: 'loopback', records: 1, error: 'disk' });
     expect(lines.map((l) => l.level)).toEqual(['info', 'error']);
+  });
+
+  it('counts a rate-limited batch by its entries, and refused streams by reason with bounded warnings', async () => {
+    const { lines, log } = fakeLog();
+    const registry = new Registry();
+    const monitor = receiverMonitor({ log, registry, now: () => 0, warnIntervalMs: 1000 });
+    monitor.onEvent({ kind: 'entry_dropped', source: 's', sender: 'loopback', reason: 'rate_limited', detail: 'rate', count: 40 });
+    for (let i = 0; i < 3; i++) monitor.onEvent({ kind: 'stream_refused', reason: 'sender_not_allowed', peer: '127.0.0.1:1', detail: 'x' });
+    monitor.onEvent({ kind: 'stream_refused', reason: 'too_many_streams', peer: '127.0.0.1:2', detail: 'y' });
+    expect(monitor.dropped().rate_limited).toBe(40);
+    expect(monitor.refused()).toEqual({ no_client_certificate: 0, sender_not_allowed: 3, too_many_streams: 1 });
+    expect(lines.filter((l) => l.msg === 'audit receiver refused an access-log stream')).toHaveLength(1);
+    const text = await registry.metrics();
+    expect(text).toContain('modelgate_audit_entries_dropped_total{reason="rate_limited"} 40');
+    expect(text).toContain('modelgate_audit_streams_refused_total{reason="sender_not_allowed"} 3');
+    expect(text).toContain('modelgate_audit_streams_refused_total{reason="too_many_streams"} 1');
   });
 });

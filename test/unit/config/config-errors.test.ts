@@ -27,7 +27,7 @@ describe('config errors name the file, line and key path', () => {
     ['bad-expression.yaml', [`${fixture('bad-expression.yaml')}:7: policy.rules[0].when: invalid CEL expression: <input>:1:24: found = but expecting end of input`]],
     ['unknown-variable.yaml', [`${fixture('unknown-variable.yaml')}:7: policy.rules[0].when: unknown variable 'subjet' (use subject, request, model, action, context, body)`]],
     // Issue 13, finding 14: CEL is type-checked against the declared variables at load.
-    ['cel-unknown-field.yaml', [`${fixture('cel-unknown-field.yaml')}:7: policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)`]],
+    ['cel-unknown-field.yaml', [`${fixture('cel-unknown-field.yaml')}:7: policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method, source, raw_id)`]],
     ['cel-never-equal.yaml', [`${fixture('cel-never-equal.yaml')}:6: policy.rules[0].when: subject.roles (list(string)) is never equal to "admin" (string) (to test membership, use 'in')`]],
     ['unknown-role.yaml', [`${fixture('unknown-role.yaml')}:6: policy.rules[0].roles[0]: unknown role 'analyts' (not declared in policy.roles)`]],
     ['hs256-algorithm.yaml', [`${fixture('hs256-algorithm.yaml')}:8: identity.jwt.issuers[0].algorithms[0]: must be one of: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA`]],
@@ -38,6 +38,16 @@ describe('config errors name the file, line and key path', () => {
     ['audit-keeps-jwt-assertion.yaml', [`${fixture('audit-keeps-jwt-assertion.yaml')}:5: audit.privacy.keep[0].name: looks like a credential; credentials are never stored in the audit trail`]],
     // Issue 13, finding 7: a client certificate cannot be required with nothing to verify it against.
     ['tls-client-cert-without-ca.yaml', [`${fixture('tls-client-cert-without-ca.yaml')}:5: server.grpc.tls.client_ca_file: required when require_client_cert is true (the CA that signs Envoy's client certificate)`]],
+    // Issue 13, finding 6: subjects name their source, so a JWT sub, an API key and a SAN never share a rule or bucket.
+    ['unqualified-subject.yaml', [`${fixture('unqualified-subject.yaml')}:6: policy.rules[0].subjects[0]: subject 'svc:reporting-bot' does not name its source: write api_key:svc:reporting-bot (an API key's subject), jwt:<issuer name>:svc:reporting-bot (a JWT's sub from that issuer) or mtls:svc:reporting-bot (a workload subject or SAN)`]],
+    ['unknown-subject-issuer.yaml', [
+      `${fixture('unknown-subject-issuer.yaml')}:8: policy.rules[0].subjects[0]: subject 'jwt:https://corp.example:alice' names JWT issuer 'https', which is not configured (identity.jwt.issuers[].name: corp)`,
+      `${fixture('unknown-subject-issuer.yaml')}:11: limits.buckets[0].match.subjects[2]: subject 'svc:reporting-bot' does not name its source: write api_key:svc:reporting-bot (an API key's subject), jwt:corp:svc:reporting-bot (a JWT's sub from that issuer) or mtls:svc:reporting-bot (a workload subject or SAN)`,
+    ]],
+    ['issuer-name-colon.yaml', [
+      `${fixture('issuer-name-colon.yaml')}:5: identity.jwt.issuers[1].name: issuer name 'corp:eu' contains ':' (subjects are written jwt:<issuer name>:<sub>, so names cannot)`,
+      `${fixture('issuer-name-colon.yaml')}:6: identity.jwt.issuers[2].name: duplicate issuer name 'corp' (also issuers[0]); subjects are jwt:<issuer name>:<sub>`,
+    ]],
     ['broken-yaml.yaml', [`${fixture('broken-yaml.yaml')}:3: YAML: Flow map in block collection must be sufficiently indented and end with a }`]],
   ])('%s', (name, expected) => {
     expect(problemsOf(name)).toEqual(expected);

@@ -50,7 +50,7 @@ describe('decisionLog', () => {
   const decision: Decision = {
     allowed: false,
     reason: 'rate_limited',
-    identity: { subject: 'svc:bot', method: 'api_key', roles: ['analyst'], attributes: {}, issuer: 'bot' },
+    identity: { subject: 'api_key:svc:bot', method: 'api_key', roles: ['analyst'], attributes: {}, issuer: 'bot' },
     model: 'm',
     action: 'predict',
     ruleId: 'r1',
@@ -65,7 +65,7 @@ describe('decisionLog', () => {
     log({ decisionId: 'd-9', input: undefined, decision, latencyUs: 12, httpStatus: 429 });
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({
-      level: 'info', service: 'modelgate', pid: process.pid, msg: 'decision', decision_id: 'd-9', subject: 'svc:bot', auth_method: 'api_key',
+      level: 'info', service: 'modelgate', pid: process.pid, msg: 'decision', decision_id: 'd-9', subject: 'api_key:svc:bot', auth_method: 'api_key',
       roles: ['analyst'], model: 'm', action: 'predict', decision: 'deny', reason: 'rate_limited', status: 429, rule_id: 'r1',
       shadow_rules: ['s1'], limit: { ratelimit_remaining: 0 }, detail: 'over "budget"', latency_us: 12,
     });

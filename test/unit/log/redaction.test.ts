@@ -112,7 +112,7 @@ policy:
       expect(d.decision_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(d.trace).toBeDefined();
     }
-    expect(decisions[0]!.trace).toMatchObject({ identity: { ok: true, method: 'jwt', subject: 'alice' }, rules: { analysts: 'matched' } });
+    expect(decisions[0]!.trace).toMatchObject({ identity: { ok: true, method: 'jwt', subject: 'jwt:t:alice' }, rules: { analysts: 'matched' } });
 
     const secrets = [token, forged, token.split('.')[2]!, apiKey, apiKey.slice(4), COOKIE, COOKIE.split('=')[1]!];
     for (const line of lines) for (const s of secrets) expect(line).not.toContain(s);

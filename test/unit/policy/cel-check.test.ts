@@ -25,9 +25,9 @@ describe('checkCel', () => {
   });
 
   it.each([
-    ['subject.atributes.org == "ml"', "subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)"],
-    ['has(subject.atributes.org)', "subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)"],
-    ['subject["atributes"] == {}', "subject has no field 'atributes' (fields: id, roles, scopes, attributes, method)"],
+    ['subject.atributes.org == "ml"', "subject has no field 'atributes' (fields: id, roles, scopes, attributes, method, source, raw_id)"],
+    ['has(subject.atributes.org)', "subject has no field 'atributes' (fields: id, roles, scopes, attributes, method, source, raw_id)"],
+    ['subject["atributes"] == {}', "subject has no field 'atributes' (fields: id, roles, scopes, attributes, method, source, raw_id)"],
     ['request.header["x-env"] == "prod"', "request has no field 'header' (fields: method, path, host, headers)"],
     ['model.name == "chat"', "model is a string: it has no field 'name'"],
     ['subject.id.startWith("svc:")', "unknown function 'startWith'"],

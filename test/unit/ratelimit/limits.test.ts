@@ -121,9 +121,9 @@ describe('answers', () => {
 });
 
 describe('memory bound', () => {
-  it('never holds more than its maximum, evicting the least recently used', () => {
+  it('a cache store never holds more than its maximum, forgetting what expires first', () => {
     const store = new MemoryStore(100);
-    for (let i = 0; i < 1_000; i++) store.view(T).setBucket(`k${i}`, { tokens: 0, at: T }, 60_000);
+    for (let i = 0; i < 1_000; i++) store.view(T).setBucket(`k${i}`, { tokens: 0, at: T }, 60_000 + i);
     expect(store.size).toBe(100);
     expect(store.view(T).getBucket('k999')).toBeDefined();
     expect(store.view(T).getBucket('k0')).toBeUndefined();
@@ -134,5 +134,86 @@ describe('memory bound', () => {
     for (let i = 0; i < 50; i++) store.view(T).setBucket(`old${i}`, { tokens: 0, at: T }, 1_000);
     for (let i = 0; i < 30; i++) store.view(T + 5_000).setBucket(`new${i}`, { tokens: 0, at: T }, 1_000);
     expect(store.size).toBe(30);
+  });
+
+  it('a lossless store admits a new key only by forgetting an expired one, never a live one', () => {
+    const store = new MemoryStore(3, 'lossless');
+    const at = store.view(T);
+    at.setBucket('a', { tokens: 0, at: T }, 60_000);
+    at.setBucket('b', { tokens: 0, at: T }, 1_000);
+    at.setBucket('c', { tokens: 0, at: T }, 60_000);
+    expect(store.admit(['a'], T)).toBe(true); // already there: no room needed
+    expect(store.admit(['d'], T)).toBe(false);
+    expect(store.size).toBe(3);
+    expect(store.admit(['d'], T + 1_000)).toBe(true); // b is full again: forgetting it is invisible
+    expect(store.size).toBe(2);
+    expect(store.view(T + 1_000).getBucket('a')).toBeDefined();
+    expect(store.view(T + 1_000).getBucket('c')).toBeDefined();
+  });
+
+  // Issue 13, finding 8: LRU eviction used to refill an exhausted bucket once more than
+  // memory_max_entries other subjects had been seen.
+  const tight = (memory_max_entries: number, on_redis_error: 'fail_open' | 'fail_closed') =>
+    compileLimits(limitsSchema.parse({ memory_max_entries, buckets: [{ id: 'b', rate: 1, per: 'hour', on_redis_error }] }));
+
+  it('keeps an exhausted bucket however many other subjects come by', async () => {
+    const limiter = new MemoryLimiter(tight(10, 'fail_open'));
+    expect((await limiter.take(req({ subject: 'alice' }))).allowed).toBe(true);
+    expect((await limiter.take(req({ subject: 'alice' }))).allowed).toBe(false);
+    for (let i = 0; i < 50; i++) await limiter.take(req({ subject: `other-${i}`, now: T + i }));
+    const again = await limiter.take(req({ subject: 'alice', now: T + 60 }));
+    expect(again).toMatchObject({ allowed: false, reason: 'rate_limited' });
+  });
+
+  it('answers a subject with no room by the bucket fail mode, naming memory_full', async () => {
+    const open = new MemoryLimiter(tight(10, 'fail_open'));
+    const closed = new MemoryLimiter(tight(10, 'fail_closed'));
+    for (const limiter of [open, closed]) {
+      for (let i = 0; i < 10; i++) expect((await limiter.take(req({ subject: `s${i}` }))).allowed).toBe(true);
+    }
+    // fail_open: the newcomer's bucket cannot be stored, so it passes uncounted, and says why.
+    for (let i = 0; i < 3; i++) {
+      expect(await open.take(req({ subject: 'newcomer' }))).toMatchObject({ allowed: true, metadata: { ratelimit_error: 'memory_full' } });
+    }
+    expect(await closed.take(req({ subject: 'newcomer' }))).toMatchObject({ allowed: false, reason: 'limiter_unavailable', metadata: { ratelimit_error: 'memory_full' } });
+    // Stored subjects keep being counted: their entries need no new room.
+    expect(await open.take(req({ subject: 's0' }))).toMatchObject({ allowed: false, reason: 'rate_limited' });
+    expect(await closed.take(req({ subject: 's0' }))).toMatchObject({ allowed: false, reason: 'rate_limited' });
+    // An hour on, s0..s9 are full again, so forgetting them is lossless and the newcomer fits.
+    expect(await closed.take(req({ subject: 'newcomer', now: T + 3_600_000 }))).toMatchObject({ allowed: true, metadata: { ratelimit_remaining: 0 } });
+    expect(await closed.take(req({ subject: 'newcomer', now: T + 3_600_001 }))).toMatchObject({ allowed: false, reason: 'rate_limited' });
+  });
+
+  it('never lets a full store spare a deny: a stored empty bucket still denies when a new one has no room', async () => {
+    const compiled = compileLimits(
+      limitsSchema.parse({
+        memory_max_entries: 2,
+        buckets: [
+          { id: 'caller', rate: 1, per: 'hour' },
+          { id: 'per-model', rate: 100, per: 'hour', per_model: true },
+        ],
+      }),
+    );
+    const limiter = new MemoryLimiter(compiled);
+    expect((await limiter.take(req({ subject: 'alice', model: 'a' }))).allowed).toBe(true); // caller + per-model[a]
+    expect(await limiter.take(req({ subject: 'bob', model: 'a' }))).toMatchObject({ allowed: true, metadata: { ratelimit_error: 'memory_full' } });
+    // per-model[b] has no room; alice's stored, empty caller bucket denies all the same.
+    expect(await limiter.take(req({ subject: 'alice', model: 'b' }))).toMatchObject({ allowed: false, reason: 'rate_limited', metadata: { ratelimit_bucket: 'caller', ratelimit_error: 'memory_full' } });
+  });
+
+  it('keeps block state however full the store is', async () => {
+    const compiled = compileLimits(
+      limitsSchema.parse({
+        memory_max_entries: 2,
+        block: { after_violations: 2, window_seconds: 60, base_seconds: 600, factor: 2, max_seconds: 3600 },
+        buckets: [{ id: 'b', rate: 1, per: 'hour', on_redis_error: 'fail_closed' }],
+      }),
+    );
+    const limiter = new MemoryLimiter(compiled);
+    expect((await limiter.take(req({ subject: 'alice' }))).allowed).toBe(true);
+    expect(await limiter.take(req({ subject: 'alice' }))).toMatchObject({ allowed: false, reason: 'rate_limited' });
+    expect(await limiter.take(req({ subject: 'alice' }))).toMatchObject({ allowed: false, reason: 'temporarily_blocked' });
+    expect(await limiter.take(req({ subject: 'bob' }))).toMatchObject({ allowed: false, reason: 'limiter_unavailable' });
+    expect(await limiter.take(req({ subject: 'alice', now: T + 1_000 }))).toMatchObject({ allowed: false, reason: 'temporarily_blocked' });
   });
 });

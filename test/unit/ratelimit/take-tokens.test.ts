@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitsSchema } from '../../../src/ratelimit/config.js';
 import { compileLimits } from '../../../src/ratelimit/compile.js';
-import { MemoryTokens } from '../../../src/ratelimit/memory-limiter.js';
+import { MEMORY_FULL, MemoryTokens } from '../../../src/ratelimit/memory-limiter.js';
 import { connectRedis, type LimiterClient } from '../../../src/ratelimit/redis-connection.js';
 import { runTakeScript, staticScriptArgs } from '../../../src/ratelimit/redis-limiter.js';
 import { toOutcome } from '../../../src/ratelimit/report.js';
@@ -48,7 +48,9 @@ describe.each(CASES.map((c, i) => ({ ...c, index: i })))('$name', ({ limits, ste
     for (const [n, step] of steps.entries()) {
       const plan = compiled.plan(request(subject, step));
       const scale = step.scale ?? 1;
-      const inMemory: TakeResult = memory.take(plan, step.at, scale);
+      const taken = memory.take(plan, step.at, scale);
+      if (taken === MEMORY_FULL || 'untracked' in taken) throw new Error(`step ${n}: the in-memory store is full`);
+      const inMemory: TakeResult = taken;
       const inLua = await runTakeScript(client, plan, { nowMs: step.at, scale, staticArgs });
       expect(inLua, `step ${n}: Lua and memory agree`).toEqual(inMemory);
 

@@ -40,9 +40,14 @@ export interface AlsCall {
 type AlsClient = grpc.Client & { StreamAccessLogs(cb: (error: grpc.ServiceError | null) => void): AlsCall };
 
 /** Streams the given StreamAccessLogsMessages on one call; resolves with the call's final status. */
-export function streamMessages(port: number, messages: readonly unknown[]): Promise<grpc.ServiceError | null> {
+export function streamMessages(
+  port: number,
+  messages: readonly unknown[],
+  credentials = grpc.credentials.createInsecure(),
+  channelOptions: grpc.ChannelOptions = {},
+): Promise<grpc.ServiceError | null> {
   const Client = accessLogServiceClient();
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as AlsClient;
+  const client = new Client(`127.0.0.1:${port}`, credentials, channelOptions) as unknown as AlsClient;
   return new Promise((resolve) => {
     const call = client.StreamAccessLogs((error) => {
       client.close();
@@ -56,4 +61,19 @@ export function streamMessages(port: number, messages: readonly unknown[]): Prom
 /** One message per batch, the identifier on the first only, as Envoy sends them. */
 export function batches(...entries: unknown[][]): unknown[] {
   return entries.map((log_entry, n) => ({ ...(n === 0 ? { identifier: IDENTIFIER } : {}), http_logs: { log_entry } }));
+}
+
+/** A stream left open after its first message (a slot held), for stream-limit tests; `end()` finishes it. */
+export function openStream(port: number, messages: readonly unknown[]): { end(): void; result: Promise<grpc.ServiceError | null> } {
+  const Client = accessLogServiceClient();
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as AlsClient;
+  let call!: AlsCall;
+  const result = new Promise<grpc.ServiceError | null>((resolve) => {
+    call = client.StreamAccessLogs((error) => {
+      client.close();
+      resolve(error);
+    });
+  });
+  for (const message of messages) call.write(message);
+  return { end: () => call.end(), result };
 }

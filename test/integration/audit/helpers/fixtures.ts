@@ -40,7 +40,7 @@ export function testPrivacy(overrides: Partial<ReturnType<typeof defaultAuditCon
 }
 
 /** A `modelgate serve` config: one mTLS workload allowed, and an audit section writing into `store`. */
-export function serveWithAuditYaml(o: { store: string; signingKeyFile: string; hashKeyFile?: string }): string {
+export function serveWithAuditYaml(o: { store: string; signingKeyFile: string; hashKeyFile?: string; receiver?: string }): string {
   return `server: { admin: { enabled: false } }
 identity:
   mtls: { sources: [principal], workloads: [{ match: 'spiffe://t/a', roles: [analyst] }] }
@@ -50,5 +50,6 @@ policy:
   targets: { paths: [{ pattern: '/v1/models/{model}:predict', action: predict }] }
 audit:
   store: { dir: '${o.store}', signing_key_file: '${o.signingKeyFile}', batch_max_delay: 5ms }
+  receiver: ${o.receiver ?? "{ listen: '127.0.0.1:0' }"}
 ${o.hashKeyFile ? `  privacy: { hash_key_file: '${o.hashKeyFile}' }\n` : ''}`;
 }

@@ -23,6 +23,7 @@ export function makeRecord(fields: Partial<AuditRecord> & { time: string }): Aud
     roles: ['invoker'],
     tenant: 'acme',
     model: 'm',
+    gen_ai: { request: { model: fields.model ?? 'm' } },
     action: 'generate',
     decision,
     decision_id: `dec-${counter}`,
