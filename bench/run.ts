@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, type RedisServer } from '../test/helpers/redis.js';
+import { startRedis, type RedisServer } from './redis.js';
 import { makeFixtures, type Payload, type PayloadName } from './fixtures.js';
 import { closedLoop, h2loadVersion, type ClosedLoopResult } from './h2load.js';
 import { BUILD_DIR, buildModelgate, freePort, jwtCacheLookups, openLoop, ROOT, rssMiB, sampleDecisions, startCeiling, startModelgate, type Server } from './procs.js';

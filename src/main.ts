@@ -1,33 +1,33 @@
 // Composition root: config → adapters → pipeline → servers. The only module that chooses adapters.
 
 import type { Logger } from 'pino';
-import { loadConfigWithHash, referencedFiles } from './admin/config-source.js';
-import { addReflection } from './admin/reflection.js';
+import { addReflection } from './grpc/reflection.js';
 import { startAuditReceiver } from './audit/receiver-server.js';
 import { receiverMonitor } from './audit/receiver-monitor.js';
 import { meteredSink } from './audit/metered-sink.js';
-import { loadPrivacy, type Privacy } from './audit/privacy.js';
-import { openAuditRuntime } from './audit/runtime.js';
 import type { AuditSink } from './audit/sink.js';
 import { effectiveAdminAddress, registryMetrics, startAdminServer, type AdminServerHandle, type Readiness } from './admin/server.js';
 import { readinessMonitor, type ServingPhase } from './admin/readiness.js';
-import { watchFiles } from './admin/watch.js';
-import { buildStages } from './app/build-stages.js';
+import type { BuildOptions } from './app/build-stages.js';
 import { Closers } from './app/closers.js';
-import { listening } from './app/listen-error.js';
 import { plaintextExposures } from './app/exposure.js';
+import { internalErrorReporter } from './app/internal-errors.js';
+import { listening } from './app/listen-error.js';
+import { checkedStages, loadStages, readConfig } from './app/load-stages.js';
+import { openAudit } from './app/open-audit.js';
+import { failClosedBuckets, openLimiter } from './app/open-limiter.js';
+import { reloader, type ReloadResult } from './app/reload.js';
+import { withTracing } from './app/tracing.js';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './config/problems.js';
-import { decisionLog, type DecisionLog } from './decision/decision-log.js';
+import { referencedFiles, watchFiles } from './config/watch.js';
+import { decisionLog } from './decision/decision-log.js';
 import { startGrpcServer, type GrpcServerHandle } from './grpc/server.js';
 import { startHttpAuthzServer, type HttpAuthzServerHandle } from './http/authz-server.js';
 import { createLogger } from './log/logger.js';
-import { tracingSettings } from './tracing/settings.js';
 import { createMetrics, type ModelgateMetrics } from './metrics/metrics.js';
-import { createAuthorizer, type Authorizer, type FailurePhase, type OnInternalError, type StagesRef } from './pipeline/authorizer.js';
-import { unlimited, type Limiter } from './ratelimit/limiter.js';
-import type { LimitsConfig } from './ratelimit/config.js';
-import { createLimiter } from './ratelimit/create-limiter.js';
+import type { Authorizer } from './check/authorizer-port.js';
+import { createAuthorizer, type StagesRef } from './pipeline/authorizer.js';
 
 export interface StartOptions {
   readonly configFile: string;
@@ -49,7 +49,7 @@ export interface StartOptions {
   readonly watch?: boolean;
 }
 
-export type ReloadResult = { ok: true } | { ok: false; problems: readonly string[] };
+export type { ReloadResult } from './app/reload.js';
 
 export interface Modelgate {
   readonly grpcPort: number;
@@ -74,8 +74,9 @@ export interface Modelgate {
 export async function startModelgate(options: StartOptions): Promise<Modelgate> {
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
-  let source = loadConfigWithHash(options.configFile, env);
-  let loaded = source.loaded;
+  const read = readConfig(options.configFile, env);
+  if (!read.ok) throw read.error;
+  let loaded = read.loaded;
   const metrics = createMetrics();
   const logger = options.logger ?? createLogger({ level: loaded.config.log.level, redactHeaders: loaded.config.log.redact_headers });
   // Every resource goes on this stack as soon as it is open; a failed start and close() unwind it.
@@ -85,33 +86,26 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
   let graceMs = 0; // a failed start has nothing in flight to wait for
   let grpc: GrpcServerHandle | undefined;
   try {
-    // Built once: limits and their Redis connection outlive policy reloads.
+    // Built once, first: limits and their Redis connection outlive policy reloads.
     const limits = loaded.config.limits;
-    const limiter: Limiter = limits ? createLimiter(limits, { logger, now, onRedisCall: metrics.redisCall, onRedisCircuit: metrics.redisCircuit }) : unlimited;
-    closers.push('rate limiter', () => limiter.close());
-    if (!(await waitUntilReady(limiter, 5_000))) {
-      logger.warn('rate limiter backend not reachable at start; each limit applies its on_redis_error mode until it is');
-    }
+    const limiter = await openLimiter(limits, { logger, metrics, closers });
 
-    const build = (cfg: LoadedConfig) => {
-      const built = buildStages(cfg, {
-        env,
-        now,
-        limiter,
-        onTokenCache: metrics.tokenCache,
-        onJwksFetch: (issuer, outcome, detail) => {
-          metrics.jwksFetch(issuer, outcome);
-          if (outcome === 'error') logger.warn({ issuer, detail }, 'JWKS fetch failed; cached keys keep serving');
-          else logger.debug({ issuer }, 'JWKS fetched');
-        },
-      });
-      if (!built.ok) throw new ConfigError(cfg.file, built.problems.map(cfg.describe));
-      return built;
+    const buildOptions: BuildOptions = {
+      env,
+      now,
+      limiter,
+      onTokenCache: metrics.tokenCache,
+      onJwksFetch: (issuer, outcome, detail) => {
+        metrics.jwksFetch(issuer, outcome);
+        if (outcome === 'error') logger.warn({ issuer, detail }, 'JWKS fetch failed; cached keys keep serving');
+        else logger.debug({ issuer }, 'JWKS fetched');
+      },
     };
-    const first = build(loaded);
+    const first = checkedStages(loaded, buildOptions);
+    if (!first.ok) throw first.error;
     void first.warm();
     const stages: StagesRef = { current: first.stages };
-    metrics.setPolicy(loaded.config, source.sha256);
+    metrics.setPolicy(loaded.config, loaded.sha256);
 
     const onError = internalErrorReporter(metrics, logger);
     const authorize = createAuthorizer(stages, {
@@ -135,7 +129,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       limiter,
       failClosedBuckets: failClosedBuckets(limits),
       phase: () => phase,
-      serving: () => `policy sha256 ${source.sha256}`,
+      serving: () => `policy sha256 ${loaded.sha256}`,
       onVerdict: (verdict) => {
         grpc?.setServing(verdict.ready);
         metrics.setReadiness(verdict.ready, verdict.degraded === true);
@@ -222,32 +216,20 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     closers.push('readiness monitor', () => readiness.stop());
     await readiness.start();
 
-    const reloadNow = async (): Promise<ReloadResult> => {
-      try {
-        const next = loadConfigWithHash(options.configFile, env);
-        const built = build(next.loaded);
-        await built.warm();
+    const reload = reloader({
+      configFile: options.configFile,
+      load: () => loadStages(options.configFile, buildOptions),
+      apply: (next) => {
         // One assignment: a check in flight keeps the stages it started with, the next one gets these.
-        stages.current = built.stages;
-        source = next;
+        stages.current = next.stages;
         loaded = next.loaded;
-        metrics.setPolicy(loaded.config, next.sha256);
-        metrics.reload('success');
+        metrics.setPolicy(loaded.config, loaded.sha256);
         if (!options.logger) logger.level = loaded.config.log.level;
         watcher?.refresh();
-        logger.info({ config: loaded.file, sha256: next.sha256 }, 'config reloaded');
-        return { ok: true };
-      } catch (error) {
-        const problems = error instanceof ConfigError ? error.lines : [String(error)];
-        metrics.reload('failure');
-        for (const problem of problems) logger.error({ config: options.configFile, problem }, 'config problem');
-        logger.error({ config: options.configFile, problems: problems.length }, 'config reload failed; previous config keeps serving');
-        return { ok: false, problems };
-      }
-    };
-    // Reloads run one at a time, in order, so an older file can never be swapped in after a newer one.
-    let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
-    const reload = (): Promise<ReloadResult> => (reloading = reloading.then(reloadNow, reloadNow));
+      },
+      metrics,
+      logger,
+    });
 
     const watcher =
       options.watch === false
@@ -286,75 +268,4 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     logger.flush();
     throw error;
   }
-}
-
-/**
- * OpenTelemetry tracing (docs/tracing.md), off unless the OTEL_* environment turns it on. Off, the
- * SDK is never imported and the decision log is returned as it is: the check path does no tracing
- * work at all. On, every check's decision line also becomes a span.
- */
-async function withTracing(log: DecisionLog, env: NodeJS.ProcessEnv, logger: Logger, closers: Closers): Promise<DecisionLog> {
-  const tracing = tracingSettings(env);
-  if (!tracing.ok) throw new ConfigError('environment', tracing.problems);
-  if (!tracing.settings) return log;
-  const { startTracing } = await import('./tracing/start.js');
-  const running = await startTracing(tracing.settings, (error) => logger.warn({ err: error }, 'could not export trace spans'));
-  closers.push('tracing', () => running.shutdown());
-  const { protocol, url, sampler, serviceName } = tracing.settings;
-  const where = new URL(url);
-  where.username = where.password = ''; // an endpoint may carry credentials; the log line must not
-  logger.info({ protocol, url: where.href, sampler: sampler.kind, ratio: 'ratio' in sampler ? sampler.ratio : undefined, service_name: serviceName }, 'tracing checks with OpenTelemetry');
-  return running.traceChecks(log);
-}
-
-/** One reporter for every failure the authorizer and the transports catch: counted by class, logged with its phase. */
-function internalErrorReporter(metrics: ModelgateMetrics, logger: Logger): OnInternalError {
-  return (error, phase, decisionId) => {
-    metrics.internalError(error);
-    logger.error({ err: error, decision_id: decisionId, phase }, FAILURE_MESSAGES[phase]);
-  };
-}
-
-const FAILURE_MESSAGES: Readonly<Record<FailurePhase, string>> = {
-  check: 'check failed internally; answered with the error deny',
-  answer: 'could not build the answer; answered with the transport error (gRPC INTERNAL, HTTP on_error status)',
-  encode: 'could not encode the answer; answered with the transport error (gRPC INTERNAL, HTTP on_error status)',
-  send: 'could not send the answer',
-  log: 'the decision log failed after the answer was sent',
-  observe: 'check metrics failed after the answer was sent',
-  abandoned: 'reporting an abandoned check failed',
-};
-
-/** Enforced buckets that answer 503 when Redis fails; only the Redis limiter has a backend to lose. */
-function failClosedBuckets(limits: LimitsConfig | undefined): string[] {
-  if (limits?.redis.url === undefined) return [];
-  return limits.buckets.filter((b) => !b.shadow && b.on_redis_error === 'fail_closed').map((b) => b.id);
-}
-
-/** Serving before the limiter's backend is connected would send the first checks to the fail mode. */
-async function waitUntilReady(limiter: Limiter, maxMs: number): Promise<boolean> {
-  const deadline = Date.now() + maxMs;
-  for (;;) {
-    if (await limiter.ready()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface OpenedAudit {
-  readonly store: AuditSink;
-  readonly privacy: Privacy;
-  close(): Promise<void>;
-}
-
-async function openAudit(loaded: LoadedConfig, logger: Logger, elsewhere: AuditSink | undefined): Promise<OpenedAudit> {
-  if (elsewhere) {
-    // The store is the primary's; this process only needs the privacy settings (the hash key).
-    const privacy = await loadPrivacy(loaded.config.audit!.privacy);
-    if (!privacy.ok) throw new ConfigError(loaded.file, [`${loaded.file}: audit: ${privacy.error}`]);
-    return { store: elsewhere, privacy: privacy.privacy, close: async () => undefined };
-  }
-  const opened = await openAuditRuntime(loaded.config.audit!, logger);
-  if (!opened.ok) throw new ConfigError(loaded.file, [`${loaded.file}: audit: ${opened.error}`]);
-  return opened.runtime;
 }

@@ -13,14 +13,13 @@ import pino from 'pino';
 import { buildStages } from '../../src/app/build-stages.js';
 import { loadConfig } from '../../src/config/load.js';
 import { decisionLog } from '../../src/decision/decision-log.js';
-import { checkInputFromRequest } from '../../src/grpc/decode.js';
 import { decodeCheckInput } from '../../src/grpc/decode-wire.js';
 import { encodeCheckResponseBytes } from '../../src/grpc/encode-wire.js';
 import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createAuthorizer } from '../../src/pipeline/authorizer.js';
-import { lazyJsonBody } from '../../src/pipeline/body.js';
-import { authorize } from '../../src/policy/authorize.js';
+import { lazyJsonBody } from '../../src/check/body.js';
+import { evaluateRules } from '../../src/policy/evaluate-rules.js';
 import { normalizePath } from '../../src/policy/normalize-path.js';
 import { createLimiter } from '../../src/ratelimit/create-limiter.js';
 import { makeFixtures } from '../fixtures.js';
@@ -38,7 +37,7 @@ try {
   const loaded = loadConfig(fx.configFile(0));
   let nowMs = Date.UTC(2026, 10, 23);
   const now = () => nowMs;
-  const limiter = createLimiter(loaded.config.limits!, { now });
+  const limiter = createLimiter(loaded.config.limits!);
   const built = buildStages(loaded, { env: {}, now, limiter });
   if (!built.ok) fail(JSON.stringify(built.problems));
   await built.warm();
@@ -51,7 +50,8 @@ try {
   const def = authorizationServiceDefinition().Check!;
   const payload = fx.payloads.api_key;
   const bytes = def.requestSerialize(payload.request);
-  const input = checkInputFromRequest(def.requestDeserialize(bytes))!;
+  const input = decodeCheckInput(bytes);
+  if (typeof input !== 'object') fail('decode');
   const body = lazyJsonBody(input.body);
   const resolved = await stages.identity.resolve(input, nowMs);
   if (!resolved.ok) fail('identity');
@@ -84,7 +84,7 @@ try {
       if (!t.ok || t.target.model !== 'fraud-detector') fail('target');
     },
     'authorize (6 rules, 1 CEL)': () => {
-      const v = authorize(stages.policy, { identity, target, input, body });
+      const v = evaluateRules(stages.policy, { identity, target, input, body });
       if (!v.allowed || v.ruleId !== 'analysts-predict') fail('authorize');
     },
     'limiter take (2 buckets)': async () => {

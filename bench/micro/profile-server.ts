@@ -13,7 +13,7 @@ import { checkClient } from '../../src/grpc/client.js';
 import { makeFixtures, type PayloadName } from '../fixtures.js';
 import { closedLoop } from '../h2load.js';
 import { freePort, ROOT, sampleDecisions } from '../procs.js';
-import { startRedis } from '../../test/helpers/redis.js';
+import { startRedis } from '../redis.js';
 
 const withRedis = process.argv.includes('--redis');
 const argv = process.argv.slice(2).filter((a) => a !== '--redis');

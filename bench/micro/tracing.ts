@@ -18,10 +18,10 @@ import pino from 'pino';
 import { buildStages } from '../../src/app/build-stages.js';
 import { loadConfig } from '../../src/config/load.js';
 import { decisionLog, type DecisionLog } from '../../src/decision/decision-log.js';
-import { checkInputFromRequest } from '../../src/grpc/decode.js';
-import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
+import { checkInputFromMessage } from '../../src/grpc/decode-message.js';
 import { createLogger } from '../../src/log/logger.js';
-import { createAuthorizer, type Authorizer } from '../../src/pipeline/authorizer.js';
+import type { Authorizer } from '../../src/check/authorizer-port.js';
+import { createAuthorizer } from '../../src/pipeline/authorizer.js';
 import { createLimiter } from '../../src/ratelimit/create-limiter.js';
 import { tracingSettings } from '../../src/tracing/settings.js';
 import { startTracing, type RunningTracing } from '../../src/tracing/start.js';
@@ -60,7 +60,7 @@ try {
   const loaded = loadConfig(fx.configFile(0));
   let nowMs = Date.UTC(2026, 10, 23);
   const now = () => nowMs;
-  const limiter = createLimiter(loaded.config.limits!, { now });
+  const limiter = createLimiter(loaded.config.limits!);
   const built = buildStages(loaded, { env: {}, now, limiter });
   if (!built.ok) fail(JSON.stringify(built.problems));
   await built.warm();
@@ -85,8 +85,7 @@ try {
     return { log: t.traceChecks(plainLog), flush: () => t.flush() };
   }
 
-  const def = authorizationServiceDefinition().Check!;
-  const input = checkInputFromRequest(def.requestDeserialize(def.requestSerialize(fx.payloads.api_key.request)))!;
+  const input = checkInputFromMessage(fx.payloads.api_key.request)!;
   // The bench's request carries a client's sampled traceparent; the root row needs one without.
   const { traceparent: _, ...untracedHeaders } = input.headers;
   const untraced = { ...input, headers: untracedHeaders };

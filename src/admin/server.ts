@@ -2,8 +2,8 @@
 // probes. Nothing here touches the Check path.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { listenOn, splitAddress } from '../net/listen.js';
 
 /** A Prometheus exposition and its content type. */
 export interface MetricsText {
@@ -38,7 +38,6 @@ export interface AdminServerHandle {
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServerHandle> {
-  const { host, port } = splitAddress(options.address);
   const server = createServer((req, res) => {
     handle(req, res, options).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -47,15 +46,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   // Probes and scrapes are short; do not let an idle client hold a socket open at shutdown.
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(port, host, () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
+  const port = await listenOn(server, options.address);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((done) => {
         server.close(() => done());
@@ -87,13 +80,6 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: AdminS
     default:
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   }
-}
-
-/** `127.0.0.1:9192`, `[::1]:9192`; the schema already checked the shape. */
-export function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(address.slice(colon + 1)) };
 }
 
 /**

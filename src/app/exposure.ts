@@ -2,7 +2,7 @@
 // `validate` prints, so an operator sees an exposed, unauthenticated Check port before an attacker does.
 
 import type { Config } from '../config/schema.js';
-import { splitAddress } from '../admin/server.js';
+import { splitAddress } from '../net/listen.js';
 
 export interface Exposure {
   /** Config key of the listener (`server.grpc`, `server.http`). */

@@ -1,12 +1,26 @@
 #!/usr/bin/env node
 // The `modelgate` command line: one subcommand module per task, registered here.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCommands } from './commands/index.js';
 
-// src/cli and dist/cli both sit two levels under the package root.
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/**
+ * The version of the modelgate package this file belongs to: the nearest package.json above it
+ * named modelgate (src/cli and dist/cli sit two levels under the root, but a build may land
+ * deeper, as the benchmark's bench/results/dist does).
+ */
+function packageVersion(): string {
+  for (let up = '../../'; up.length <= 3 * 6; up += '../') {
+    const file = new URL(`${up}package.json`, import.meta.url);
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'modelgate' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
+const version = packageVersion();
 
 const program = new Command('modelgate')
   .description('Envoy external authorization for ML model APIs')

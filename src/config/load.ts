@@ -1,5 +1,6 @@
 // Reads the YAML config file, applies environment overrides, validates it strictly and freezes it.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
@@ -15,25 +16,31 @@ export interface LoadedConfig {
   /** Directory that relative paths in the config (JWKS files, keys) are resolved against. */
   readonly baseDir: string;
   readonly config: Config;
+  /** sha256 (hex) of the exact bytes parsed: the policy version /readyz, metrics and logs name. */
+  readonly sha256: string;
   /** Where each overridable setting came from, for `modelgate validate`. */
   readonly sources: ReadonlyMap<string, SettingSource>;
   /** `file:line: key.path: message` for problems found after the schema (policy compile, keys). */
   readonly describe: (problem: ConfigProblem) => string;
 }
 
-/** Loads and validates; throws ConfigError listing every problem with file, line and key path. */
+/**
+ * The one config reader (server, reload, validate, policy tests, explain, the other commands): reads
+ * the file once, so the hash is of the exact bytes in service, and validates them. Throws ConfigError
+ * listing every problem with file, line and key path.
+ */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const path = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(resolve(file));
   } catch (error) {
-    throw new ConfigError(file, [`cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+    throw new ConfigError(file, [`${file}: cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(bytes.toString('utf8'), file, env, sha256(bytes));
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** `hash` defaults to the sha256 of `text` (UTF-8); loadConfig passes the file's own bytes'. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, hash = sha256(Buffer.from(text, 'utf8'))): LoadedConfig {
   const located = parseLocatedYaml(text, file);
   const { value, sources } = applyEnvOverrides(located.raw, env);
   const describe = describeWithEnv(located.describe, sources, file);
@@ -49,6 +56,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     file,
     baseDir: dirname(resolve(file)),
     config: deepFreeze(parsed.data),
+    sha256: hash,
     sources,
     describe,
   };
@@ -92,6 +100,10 @@ export function issueProblems(issue: z.core.$ZodIssue, prefix: KeyPath = []): Co
     return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key}'` }));
   }
   return [{ path, message: plainMessage(issue) }];
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function deepFreeze<T>(value: T): T {

@@ -5,6 +5,7 @@ import type { AnswerConfig } from '../config/schema.js';
 import { MetadataKey } from './metadata-keys.js';
 import { safeHeaderValue } from './header-value.js';
 import type { Decision } from './decision.js';
+import { denyBody } from './deny-body.js';
 import { REASONS, isAuthenticationFailure, type GrpcCode } from './reasons.js';
 
 export type HeaderList = ReadonlyArray<readonly [string, string]>;
@@ -85,7 +86,7 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
       upstreamHeaders: [],
       headersToRemove: [],
       clientHeaders: client,
-      body: JSON.stringify({ error: status.error, reason: decision.reason, request_id: ctx.requestId }),
+      body: denyBody(decision.reason, ctx.requestId),
       metadata,
     };
   };

@@ -3,8 +3,8 @@
 
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CheckInput } from '../pipeline/check-input.js';
-import type { CheckTrace } from '../pipeline/check.js';
+import type { CheckInput } from '../check/check-input.js';
+import type { CheckTrace } from '../check/trace.js';
 import { plainInfoWriter } from '../log/logger.js';
 import { traceIdFrom } from '../log/trace-id.js';
 import { hasLimitMetadata, type Decision } from './decision.js';

@@ -2,7 +2,7 @@
 
 import type { Identity } from '../identity/identity.js';
 import type { LimitReport } from '../ratelimit/limiter.js';
-import type { ReasonCode } from './reasons.js';
+import type { DenyReason, ReasonCode } from './reasons.js';
 
 export interface Decision {
   readonly allowed: boolean;
@@ -15,6 +15,16 @@ export interface Decision {
   readonly limit?: LimitReport & { readonly retryAfterSeconds?: number; readonly limitId?: string };
   /** Internal detail for the decision log; never sent to the client. */
   readonly detail?: string;
+}
+
+/** A deny decision, as values: the one deny helper of the pipeline and of the rule evaluator. */
+export type Denied = Decision & { readonly allowed: false; readonly reason: DenyReason };
+
+const NO_RULES: readonly string[] = [];
+
+/** Fields not given are absent (`shadowRules` empty); a stage passes what it knows (rule, identity, detail). */
+export function denied(reason: DenyReason, fields?: Omit<Partial<Decision>, 'allowed' | 'reason'>): Denied {
+  return { allowed: false, reason, shadowRules: NO_RULES, ...fields };
 }
 
 /** Whether the check's limit outcome carries metadata; `Object.keys` without the array, as the log and metrics ask on every check. */

@@ -5,15 +5,15 @@ import type { Config, RuleConfig } from '../config/schema.js';
 import type { Answer } from '../decision/answer.js';
 import type { Decision } from '../decision/decision.js';
 import type { IdentityResult } from '../identity/result.js';
-import type { CheckInput } from '../pipeline/check-input.js';
-import { lazyJsonBody } from '../pipeline/body.js';
-import type { RuleTrace } from '../policy/authorize.js';
+import type { CheckInput } from '../check/check-input.js';
+import { lazyJsonBody } from '../check/body.js';
+import type { RuleTrace } from '../check/trace.js';
 import { compileLimits } from '../ratelimit/compile.js';
 import type { HarnessRun } from '../policy-test/harness.js';
 
 export interface SourceView {
   readonly name: 'jwt' | 'api_key' | 'mtls';
-  /** What carries this source's credential, and whether the request has it. */
+  /** What carries this source's credential, and whether the request has it: the source's own answers. */
   readonly carrier: string;
   readonly present: boolean;
 }
@@ -71,7 +71,7 @@ export function explain(config: Config, run: HarnessRun): Explanation {
       contextExtensions: { ...input.contextExtensions },
       body: input.body ? `${input.body.text.length} bytes${input.body.partial ? ', partial (cut by Envoy)' : ''}` : undefined,
     },
-    identity: { sources: identitySources(config, input), result: trace.identity },
+    identity: { sources: run.identitySources.map((s) => ({ name: s.name, carrier: s.carrier(input), present: s.present(input) })), result: trace.identity },
     target: decision.model && decision.action ? { model: decision.model, action: decision.action } : undefined,
     rules: trace.rules.length > 0 || decision.identity ? rules : [],
     limits: {
@@ -83,32 +83,6 @@ export function explain(config: Config, run: HarnessRun): Explanation {
     decision,
     answer: run.answer,
   };
-}
-
-function identitySources(config: Config, input: CheckInput): SourceView[] {
-  const id = config.identity;
-  const out: SourceView[] = [];
-  for (const name of id.order) {
-    if (name === 'jwt' && id.jwt) {
-      const header = id.jwt.header.toLowerCase();
-      const envoy = id.jwt.envoy_jwt_authn;
-      const fromEnvoy = envoy ? input.filterMetadata[envoy.namespace]?.[envoy.payload_key] !== undefined : false;
-      const bearer = /^bearer /i.test(input.headers[header] ?? '');
-      out.push({ name, carrier: fromEnvoy ? `jwt_authn metadata ${envoy!.namespace}` : `${header}: Bearer …`, present: fromEnvoy || bearer });
-    } else if (name === 'api_key' && id.api_keys) {
-      const header = id.api_keys.header.toLowerCase();
-      out.push({ name, carrier: `${header} header`, present: input.headers[header] !== undefined });
-    } else if (name === 'mtls' && id.mtls) {
-      const found = id.mtls.sources.find(
-        (s) =>
-          (s === 'certificate' && input.source.certificate !== '') ||
-          (s === 'principal' && input.source.principal !== '') ||
-          (s === 'xfcc' && input.headers['x-forwarded-client-cert'] !== undefined),
-      );
-      out.push({ name, carrier: found ? `client certificate (${found})` : `client certificate (${id.mtls.sources.join(', ')})`, present: found !== undefined });
-    }
-  }
-  return out;
 }
 
 const list = (values: readonly string[] | undefined) => `[${(values ?? []).join(', ')}]`;

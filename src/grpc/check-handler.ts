@@ -3,8 +3,8 @@
 // then the decision is logged. A check Envoy already reset is not evaluated at all.
 
 import * as grpc from '@grpc/grpc-js';
-import { reportFailure, type Authorizer, type CheckOutcome, type OnInternalError } from '../pipeline/authorizer.js';
-import type { CheckInput } from '../pipeline/check-input.js';
+import { reportFailure, type Authorizer, type CheckOutcome, type OnInternalError } from '../check/authorizer-port.js';
+import type { CheckInput } from '../check/check-input.js';
 import { INVALID_REQUEST } from './decode-wire.js';
 import { encodeCheckResponseBytes } from './encode-wire.js';
 

@@ -1,7 +1,7 @@
 // Reads a CheckRequest's protobuf bytes straight into the pipeline's CheckInput: the fields modelgate
 // uses and nothing else, with no intermediate message objects. It must agree with proto-loader's
-// decode followed by checkInputFromRequest (decode.ts) on every well-formed request; that pair is
-// the reference it is tested against. Field numbers are Envoy's (envoy/service/auth/v3/
+// decode followed by the readable reference decoder (test/helpers/reference-codec/decode.ts) on every
+// well-formed request; test/unit/grpc/decode-wire.test.ts checks that pair against it. Field numbers are Envoy's (envoy/service/auth/v3/
 // attribute_context.proto, envoy/config/core/v3/{address,base}.proto) and google/protobuf/struct.proto.
 //
 // Policy, where protobuf or proto-loader leave room:
@@ -13,7 +13,7 @@
 // - A singular message field seen twice is replaced by the later one, not merged: that is what
 //   protobufjs does. Map entries accumulate and a later duplicate key wins.
 // - A Value holding several `kind` members (only a hand-made encoder writes that) reads as
-//   structToJson reads proto-loader's object: string, then number, bool, struct, list, else null.
+//   struct.ts's structToJson reads proto-loader's object: string, then number, bool, struct, list, else null.
 // - A map entry without its value reads as the empty value (`{}` for a Struct, null for a Value);
 //   proto-loader throws on those.
 // - Strings are UTF-8 decoded by Buffer, invalid sequences become U+FFFD, exactly as protobufjs's
@@ -23,13 +23,11 @@
 //   JSON.parse and protobufjs 7 do; no key ever reaches the prototype setter. Plain rather than
 //   null-prototype: @bufbuild/cel reads `value.constructor.name` of a plain object it is given
 //   (the `context` variable), and V8 builds plain objects faster. Nothing in src/ reads a header by
-//   a name Object.prototype also has. Here decode.ts differs, and the tests pin this decoder's way:
-//   its header_map path drops a `__proto__` header and joins `constructor` onto Object's source
-//   text, and structToJson drops a scalar `__proto__` field and makes a Struct one the prototype.
+//   a name Object.prototype also has. The reference decoder does the same (struct.ts's setOwn).
 // - Strings that repeat from request to request come from a bounded cache (string-cache.ts), except
 //   values longer than 32 bytes and those of credential headers: a secret is never kept there.
 
-import type { CheckInput } from '../pipeline/check-input.js';
+import type { CheckInput } from '../check/check-input.js';
 import { StringCache, type Utf8Buffer } from './string-cache.js';
 import { setOwn } from './struct.js';
 
@@ -41,8 +39,6 @@ const keys = new StringCache(64, true);
  * here (CREDENTIAL_HEADERS): a secret must not stay in a table shared by all requests.
  */
 const values = new StringCache(32, false);
-/** For tests: whether a value string is held by the decoder's shared value table. */
-export const valueCacheHolds = (s: string): boolean => values.contains(s);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'x-forwarded-client-cert']);
 
 /** What decodeCheckInput returns for bytes that are not a CheckRequest; the caller denies request_invalid. */
@@ -135,7 +131,7 @@ class CheckRequestReader {
 
   constructor(private readonly buf: Utf8Buffer) {}
 
-  /** The same object checkInputFromRequest builds from proto-loader's decode, key for key. */
+  /** The same object the reference decoder builds from proto-loader's decode, key for key. */
   input(): CheckInput | undefined {
     if (!this.hasHttp) return undefined;
     const headers = this.headers ?? this.headerMap ?? {};
@@ -275,7 +271,7 @@ class CheckRequestReader {
   // ---- HeaderMap { repeated HeaderValue headers = 1 }
   //      HeaderValue { string key = 1; string value = 2; bytes raw_value = 3 }
 
-  /** Lower-cased names, repeats joined with ',', raw_value over value: decode.ts's headersOf, as a record. */
+  /** Lower-cased names, repeats joined with ',', raw_value over value, as a record. */
   private headerValues(end: number): Record<string, string> {
     const out: Record<string, string> = {};
     while (this.pos < end) {

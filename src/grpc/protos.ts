@@ -1,4 +1,6 @@
-// Loads Envoy's ext_authz protos from the @grpc/grpc-js-xds package (never vendored) once per process.
+// Loads Envoy's protos from the @grpc/grpc-js-xds package (never vendored), once per process: the one
+// proto-loader setup for every Envoy service modelgate serves (ext_authz here, the access-log
+// receiver's AccessLogService in audit/als-protos.ts).
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -9,36 +11,45 @@ const require = createRequire(import.meta.url);
 
 /** Include dirs for Envoy's API protos as shipped inside @grpc/grpc-js-xds. */
 export function envoyProtoIncludeDirs(): string[] {
-  const root = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-  return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(root, d));
+  const root = dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+  return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(root, 'deps', d));
 }
 
 /**
- * keepCase keeps Envoy's snake_case field names; enums as strings so `append_action` reads as
- * its name; defaults off so absent fields stay undefined and cost nothing to decode.
+ * keepCase keeps Envoy's snake_case field names; longs (uint64) as strings; enums as strings so
+ * `append_action` reads as its name; defaults off so absent fields stay undefined and cost nothing to decode.
  */
-export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: String,
   enums: String,
   defaults: false,
   oneofs: true,
-  includeDirs: envoyProtoIncludeDirs(),
 };
+
+/** Envoy proto files (paths under envoy-api), parsed with the options above; parsing takes a few hundred ms. */
+export function loadEnvoyProtos(files: readonly string[]): protoLoader.PackageDefinition {
+  return protoLoader.loadSync([...files], { ...PROTO_LOADER_OPTIONS, includeDirs: envoyProtoIncludeDirs() });
+}
+
+/** A service of a loaded package, by its full name; throws if the protos do not define it. */
+export function serviceDefinition(definition: protoLoader.PackageDefinition, service: string): grpc.ServiceDefinition {
+  const def = definition[service];
+  if (!def || 'format' in def || 'type' in def) throw new Error(`${service} missing from Envoy protos`);
+  return def as unknown as grpc.ServiceDefinition;
+}
 
 let cached: protoLoader.PackageDefinition | undefined;
 
 export function extAuthzPackageDefinition(): protoLoader.PackageDefinition {
-  cached ??= protoLoader.loadSync(['envoy/service/auth/v3/external_auth.proto'], PROTO_LOADER_OPTIONS);
+  cached ??= loadEnvoyProtos(['envoy/service/auth/v3/external_auth.proto']);
   return cached;
 }
 
 export const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
 
 export function authorizationServiceDefinition(): grpc.ServiceDefinition {
-  const def = extAuthzPackageDefinition()[AUTHORIZATION_SERVICE];
-  if (!def || !('Check' in def)) throw new Error(`${AUTHORIZATION_SERVICE} missing from Envoy protos`);
-  return def as unknown as grpc.ServiceDefinition;
+  return serviceDefinition(extAuthzPackageDefinition(), AUTHORIZATION_SERVICE);
 }
 
 /** `Unauthorized` → 401: Envoy's `envoy.type.v3.StatusCode` enum, read from the proto itself. */

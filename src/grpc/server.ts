@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../config/schema.js';
-import type { Authorizer, OnInternalError } from '../pipeline/authorizer.js';
+import type { Authorizer, OnInternalError } from '../check/authorizer-port.js';
 import { checkHandler, type DecodedCheck, type OnAbandoned } from './check-handler.js';
 import { decodeCheckInput, INVALID_REQUEST } from './decode-wire.js';
 import { authorizationServiceDefinition, AUTHORIZATION_SERVICE } from './protos.js';

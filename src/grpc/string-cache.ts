@@ -52,12 +52,6 @@ export class StringCache {
     return s;
   }
 
-  /** Whether `s` is in the table right now: for tests, a linear scan. */
-  contains(s: string): boolean {
-    for (let slot = 0; slot < SLOTS; slot++) if (this.lengths[slot]! > 0 && this.strings[slot] === s) return true;
-    return false;
-  }
-
   private holds(slot: number, buf: Uint8Array, start: number, end: number): boolean {
     if (this.lengths[slot] !== end - start) return false;
     const words = this.words;

@@ -2,13 +2,15 @@
 // the same authorizer as the gRPC mode, answer exactly once, then log. Nothing after the decision
 // may throw out of a request: each step is wrapped and its failure reported.
 
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
-import { reportFailure, type Authorizer, type CheckOutcome, type OnInternalError } from '../pipeline/authorizer.js';
+import { reportFailure, type Authorizer, type CheckOutcome, type OnInternalError } from '../check/authorizer-port.js';
 import { checkInputFromHttp } from './decode.js';
-import { encodeHttpAnswer, type HttpAnswer } from './encode.js';
+import { denyBody } from '../decision/deny-body.js';
+import { DENY_BODY_HEADER, encodeHttpAnswer, type HttpAnswer } from './encode.js';
 import { readBoundedBody, type ReadBody } from './read-body.js';
+import { listenOn } from '../net/listen.js';
 
 export interface HttpAuthzServerOptions {
   readonly config: Config['server'];
@@ -28,11 +30,7 @@ export interface HttpAuthzServerHandle {
 
 export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Promise<HttpAuthzServerHandle> {
   const cfg = options.config.http;
-  const failure: HttpAnswer = {
-    status: options.config.on_error.http_status,
-    headers: [['content-type', 'application/json']],
-    body: JSON.stringify({ error: 'unavailable', reason: 'internal_error', request_id: '' }),
-  };
+  const errorStatus = options.config.on_error.http_status;
   const onError = options.onError;
   const server = createServer((req, res) => {
     // handle() catches its own failures; this is the last guard against an unhandled rejection.
@@ -46,12 +44,17 @@ export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Pro
   server.keepAliveTimeout = 65_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The request id a failure answer quotes: the decoded request's once there is one (so it is the
+    // id the check ran under), else the proxy's, else a new one. Built once, on the first failure.
+    let requestId: string | undefined;
+    let failed: HttpAnswer | undefined;
+    const failure = () => (failed ??= failureAnswer(errorStatus, requestId || proxyRequestId(req) || randomUUID()));
     let body: ReadBody;
     try {
       body = await readBoundedBody(req, cfg.max_body_bytes);
     } catch {
       // The proxy went away mid-body: nobody is left to answer (send() skips a destroyed response).
-      return send(res, failure);
+      return send(res, failure(), failure);
     }
     let outcome: CheckOutcome;
     try {
@@ -59,12 +62,13 @@ export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Pro
         { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, remoteAddress: remote(req), body },
         cfg,
       );
+      requestId = input?.requestId;
       outcome = await options.authorize(input);
     } catch (error) {
       // The authorizer turns pipeline failures into denies itself; this is a broken decoder or answer
       // builder, and the proxy must still get a deny rather than a hang.
       reportFailure(onError, error, 'answer');
-      return send(res, failure);
+      return send(res, failure(), failure);
     }
     let answer: HttpAnswer;
     try {
@@ -72,9 +76,9 @@ export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Pro
     } catch (error) {
       // No decision line for an answer that never left, as in gRPC mode: the failure is reported instead.
       reportFailure(onError, error, 'encode');
-      return send(res, failure);
+      return send(res, failure(), failure);
     }
-    send(res, answer);
+    send(res, answer, failure);
     try {
       outcome.finish();
     } catch (error) {
@@ -83,32 +87,25 @@ export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Pro
   }
 
   /** Exactly one answer: the one given, else the failure deny, else (headers already out) a reset. */
-  function send(res: ServerResponse, answer: HttpAnswer): void {
+  function send(res: ServerResponse, answer: HttpAnswer, failure: () => HttpAnswer): void {
     try {
       respond(res, answer);
     } catch (error) {
       reportFailure(onError, error, 'send');
       if (res.headersSent) return void res.destroy();
       try {
-        respond(res, failure);
+        respond(res, failure());
       } catch {
         res.destroy();
       }
     }
   }
 
-  await new Promise<void>((ok, fail) => {
-    const { host, port } = splitAddress(cfg.address);
-    server.once('error', fail);
-    server.listen(port, host, () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
+  const port = await listenOn(server, cfg.address);
 
   return {
     server,
-    port: (server.address() as AddressInfo).port,
+    port,
     shutdown: (graceMs) =>
       new Promise<void>((done) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -130,14 +127,22 @@ function respond(res: ServerResponse, answer: HttpAnswer): void {
   res.end(body);
 }
 
+/**
+ * The configured on_error deny for a failure caught here (no answer could be built, encoded or
+ * sent): the body from the reason table like every deny, and nginx's copy of it in a header.
+ */
+function failureAnswer(status: number, requestId: string): HttpAnswer {
+  const body = denyBody('internal_error', requestId);
+  return { status, headers: [['content-type', 'application/json'], [DENY_BODY_HEADER, body]], body };
+}
+
+/** The proxy's x-request-id, as the decoder reads it ('' when absent); Node joins repeats with ', '. */
+function proxyRequestId(req: IncomingMessage): string {
+  const id = req.headers['x-request-id'];
+  return typeof id === 'string' ? id : '';
+}
+
 function remote(req: IncomingMessage): string {
   const s = req.socket;
   return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort ?? 0}` : '';
-}
-
-/** `host:port` or `[v6]:port` as the schema accepts it. */
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(address.slice(colon + 1)) };
 }

@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { CheckInput } from '../pipeline/check-input.js';
+import type { CheckInput } from '../check/check-input.js';
 
 export type HttpModeConfig = Config['server']['http'];
 

@@ -57,6 +57,7 @@ export function apiKeySource(config: ApiKeysConfig, keys: readonly ApiKeyConfig[
     name: 'api_key',
     credentialHeaders: [header],
     present: (input) => input.headers[header] !== undefined,
+    carrier: () => `${header} header`,
     resolve(input, nowMs): IdentityResult {
       const key = input.headers[header]!.trim();
       if (key.length === 0 || key.length > MAX_KEY_LENGTH) return identityDenied('api_key_invalid', 'bad length');

@@ -2,8 +2,8 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { apiKeysFileSchema, type ApiKeyConfig, type Config } from '../config/schema.js';
+import { readKeysFile } from '../config/keys-file.js';
+import type { ApiKeyConfig, Config } from '../config/schema.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { apiKeySource } from './api-key.js';
 import { jwtSource, type JwtIssuer } from './jwt.js';
@@ -62,7 +62,7 @@ export function buildIdentity(config: Config, options: IdentityBuildOptions): Id
     } else if (name === 'api_key' && id.api_keys) {
       const cfg = id.api_keys;
       const secret = readSecret(cfg.secret_env, cfg.secret_file, options, problems);
-      const keys: ApiKeyConfig[] = [...cfg.keys, ...readKeysFile(cfg.keys_file, options.baseDir, problems)];
+      const keys: ApiKeyConfig[] = [...cfg.keys, ...keysFromFile(cfg.keys_file, options.baseDir, problems)];
       if (secret) sources.push(apiKeySource(cfg, keys, secret));
     }
   }
@@ -107,17 +107,10 @@ function readSecret(
   return secret;
 }
 
-function readKeysFile(file: string | undefined, baseDir: string, problems: ConfigProblem[]): ApiKeyConfig[] {
+function keysFromFile(file: string | undefined, baseDir: string, problems: ConfigProblem[]): ApiKeyConfig[] {
   if (!file) return [];
-  const path = ['identity', 'api_keys', 'keys_file'];
-  try {
-    const parsed = apiKeysFileSchema.safeParse(parseYaml(readFileSync(resolvePath(baseDir, file), 'utf8')) ?? {});
-    if (parsed.success) return parsed.data.keys;
-    for (const issue of parsed.error.issues) {
-      problems.push({ path, message: `${file}: ${issue.path.join('.')}: ${issue.message}` });
-    }
-  } catch (error) {
-    problems.push({ path, message: `cannot read ${file}: ${(error as Error).message}` });
-  }
+  const read = readKeysFile(file, baseDir);
+  if (read.ok) return read.keys;
+  problems.push(...read.problems);
   return [];
 }

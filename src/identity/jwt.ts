@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jo
 import { LRUCache } from 'lru-cache';
 import type { JwtConfig, JwtIssuerConfig } from '../config/schema.js';
 import type { DenyReason } from '../decision/reasons.js';
-import type { CheckInput } from '../pipeline/check-input.js';
+import type { CheckInput } from '../check/check-input.js';
 import { checkRegisteredClaims } from './claim-checks.js';
 import { identityFromClaims } from './claims.js';
 import type { Identity } from './identity.js';
@@ -86,6 +86,7 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
     name: 'jwt',
     credentialHeaders: [header],
     present: (input) => envoyPayload(input) !== undefined || bearerToken(input.headers[header]) !== undefined,
+    carrier: (input) => (envoyPayload(input) !== undefined ? `jwt_authn metadata ${envoy!.namespace}` : `${header}: Bearer …`),
     resolve(input, nowMs) {
       const payload = envoyPayload(input);
       if (payload) return fromEnvoy(payload, nowMs);

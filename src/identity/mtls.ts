@@ -8,7 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import picomatch from 'picomatch';
 import type { MtlsConfig } from '../config/schema.js';
-import type { CheckInput } from '../pipeline/check-input.js';
+import type { CheckInput } from '../check/check-input.js';
 import type { Identity } from './identity.js';
 import { identityDenied, type IdentityResult, type IdentitySource } from './result.js';
 import { mtlsSubject } from './subject.js';
@@ -38,6 +38,14 @@ export function mtlsSource(config: MtlsConfig): IdentitySource {
   const exact = new Map<string, WorkloadMatcher>();
   for (const w of config.workloads) if (w.match) exact.set(w.match, workloads[config.workloads.indexOf(w)]!);
   const sources = config.sources;
+  /** The first configured place that carries a certificate in this request. */
+  const carriedBy = (input: CheckInput) =>
+    sources.find(
+      (s) =>
+        (s === 'certificate' && input.source.certificate !== '') ||
+        (s === 'principal' && input.source.principal !== '') ||
+        (s === 'xfcc' && input.headers[XFCC] !== undefined),
+    );
   // A resolved certificate identity depends only on the PEM text; Envoy sends the same one on every
   // request of a connection, so parsing once per distinct certificate is safe and bounded.
   const certCache = new Map<string, SanResult>();
@@ -80,13 +88,8 @@ export function mtlsSource(config: MtlsConfig): IdentitySource {
   return {
     name: 'mtls',
     credentialHeaders: [],
-    present: (input) =>
-      sources.some(
-        (s) =>
-          (s === 'certificate' && input.source.certificate !== '') ||
-          (s === 'principal' && input.source.principal !== '') ||
-          (s === 'xfcc' && input.headers[XFCC] !== undefined),
-      ),
+    present: (input) => carriedBy(input) !== undefined,
+    carrier: (input) => `client certificate (${carriedBy(input) ?? sources.join(', ')})`,
     resolve(input): IdentityResult {
       const found = sanOf(input);
       if (!found) return identityDenied('no_credential');

@@ -1,13 +1,16 @@
 // What an identity source answers: an identity, or a deny reason as a value (never a throw).
 
 import type { DenyReason } from '../decision/reasons.js';
+import type { CheckInput } from '../check/check-input.js';
 import type { Identity } from './identity.js';
 
 export type IdentityResult =
   | { readonly ok: true; readonly identity: Identity }
   | { readonly ok: false; readonly reason: DenyReason; /** for the decision log only */ readonly detail?: string };
 
-export function identityDenied(reason: DenyReason, detail?: string): IdentityResult {
+export type IdentityDenied = Extract<IdentityResult, { ok: false }>;
+
+export function identityDenied(reason: DenyReason, detail?: string): IdentityDenied {
   return { ok: false, reason, detail };
 }
 
@@ -17,6 +20,11 @@ export interface IdentitySource {
   /** Header names that carry this source's credential, stripped before the upstream sees them. */
   readonly credentialHeaders: readonly string[];
   /** True when the request carries this source's credential at all (valid or not). */
-  present(input: import('../pipeline/check-input.js').CheckInput): boolean;
-  resolve(input: import('../pipeline/check-input.js').CheckInput, nowMs: number): IdentityResult | Promise<IdentityResult>;
+  present(input: CheckInput): boolean;
+  /**
+   * For `explain`, in words: what carries the credential in this request, or where this source looks
+   * for one. Built from the same reads as `present`, so the two cannot tell different stories.
+   */
+  carrier(input: CheckInput): string;
+  resolve(input: CheckInput, nowMs: number): IdentityResult | Promise<IdentityResult>;
 }

@@ -1,16 +1,15 @@
-// The Check pipeline, one direction only: identity → target → authorize → limit → decision.
+// The Check pipeline, one direction only: identity → target → rules (authorize) → limit → decision.
 // Stages never call each other; this function is their table of contents.
 
-import type { Decision } from '../decision/decision.js';
-import type { DenyReason } from '../decision/reasons.js';
+import { lazyJsonBody } from '../check/body.js';
+import type { CheckInput } from '../check/check-input.js';
+import type { CheckTrace } from '../check/trace.js';
+import { denied, type Decision } from '../decision/decision.js';
 import type { IdentityResolver } from '../identity/resolver.js';
-import type { IdentityResult } from '../identity/result.js';
-import { authorize, type RuleTrace } from '../policy/authorize.js';
 import type { CompiledPolicy } from '../policy/compile.js';
+import { evaluateRules } from '../policy/evaluate-rules.js';
 import type { TargetResolver } from '../policy/target.js';
 import type { Limiter } from '../ratelimit/limiter.js';
-import type { CheckInput } from './check-input.js';
-import { lazyJsonBody } from './body.js';
 
 export interface PipelineStages {
   readonly identity: IdentityResolver;
@@ -18,22 +17,6 @@ export interface PipelineStages {
   readonly policy: CompiledPolicy;
   readonly limiter: Limiter;
   readonly now: () => number;
-}
-
-export interface CheckTrace {
-  identity?: IdentityResult;
-  rules: RuleTrace[];
-  /**
-   * `performance.now()` when the check started, then at the end of each stage it completed, in
-   * order (identity, target, authorize, limit): the stage timings of a traced check's span.
-   */
-  marks?: number[];
-}
-
-const NONE: readonly string[] = [];
-
-function denied(reason: DenyReason, fields: Partial<Decision> = {}): Decision {
-  return { allowed: false, reason, shadowRules: NONE, ...fields };
 }
 
 /** The caller passes the stages current when the check starts, so a reload swaps them between checks, never within one. */
@@ -55,8 +38,8 @@ export async function runCheck(input: CheckInput, stages: PipelineStages, trace?
   if (!targeted.ok) return denied(targeted.reason, { identity, detail: targeted.detail });
   const { model, action } = targeted.target;
 
-  // 3. authorize: may this identity do that
-  const verdict = authorize(stages.policy, { identity, target: targeted.target, input, body }, trace?.rules);
+  // 3. authorize: may this identity do that (the policy's rules)
+  const verdict = evaluateRules(stages.policy, { identity, target: targeted.target, input, body }, trace?.rules);
   marks?.push(performance.now());
   if (!verdict.allowed) {
     return denied(verdict.reason, { identity, model, action, ruleId: verdict.ruleId, shadowRules: verdict.shadowRules, detail: verdict.detail });

@@ -1,25 +1,26 @@
-// Runs requests through the real pipeline (buildStages + createAuthorizer) without a server and
+// Runs requests through the real pipeline (checkedStages + createAuthorizer) without a server and
 // without the deployment's secrets: a throwaway JWT key stands in for every issuer's keys, a
 // random HMAC secret for the API-key secret, the in-memory limiter for Redis, a fixed clock.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { parse as parseYaml } from 'yaml';
-import { buildStages } from '../app/build-stages.js';
+import { checkedStages } from '../app/load-stages.js';
+import { readKeysFile } from '../config/keys-file.js';
 import type { LoadedConfig } from '../config/load.js';
-import { apiKeysFileSchema, type ApiKeyConfig, type Config, type JwtIssuerConfig } from '../config/schema.js';
+import type { ApiKeyConfig, Config, JwtIssuerConfig } from '../config/schema.js';
 import type { Answer } from '../decision/answer.js';
 import type { Decision } from '../decision/decision.js';
 import { envoyCheckRequest } from '../grpc/client.js';
-import { checkInputFromRequest } from '../grpc/decode.js';
+import { checkInputFromMessage } from '../grpc/decode-message.js';
 import type { Identity } from '../identity/identity.js';
+import type { IdentitySource } from '../identity/result.js';
 import { createApiKey } from '../identity/api-key.js';
 import { createAuthorizer, type StagesRef } from '../pipeline/authorizer.js';
-import type { CheckInput } from '../pipeline/check-input.js';
-import type { CheckTrace } from '../pipeline/check.js';
+import type { CheckInput } from '../check/check-input.js';
+import type { CheckTrace } from '../check/trace.js';
 import { createLimiter } from '../ratelimit/create-limiter.js';
 import { unlimited, type Limiter } from '../ratelimit/limiter.js';
 import type { CaseRequest, TestApiKey } from './test-file.js';
@@ -40,6 +41,8 @@ export interface HarnessRun {
   readonly answer: Answer;
   readonly decision: Decision;
   readonly trace: CheckTrace;
+  /** The config's identity sources, in order (the real ones even when the run used a fixed identity). */
+  readonly identitySources: readonly IdentitySource[];
 }
 
 export interface Harness {
@@ -72,12 +75,12 @@ export async function createHarness(loaded: LoadedConfig, options: HarnessOption
     return { problems: [(error as Error).message] };
   }
   const limiter: Limiter = config.limits
-    ? createLimiter({ ...config.limits, redis: { ...config.limits.redis, url: undefined } }, { now })
+    ? createLimiter({ ...config.limits, redis: { ...config.limits.redis, url: undefined } })
     : unlimited;
-  const built = buildStages({ ...loaded, config }, { env, now, limiter });
+  const built = checkedStages({ ...loaded, config }, { env, now, limiter });
   if (!built.ok) {
     if (dir) rmSync(dir, { recursive: true, force: true });
-    return { problems: built.problems.map(loaded.describe) };
+    return { problems: [...built.error.lines] };
   }
   await built.warm();
   const ref: StagesRef = { current: built.stages };
@@ -126,7 +129,7 @@ export async function createHarness(loaded: LoadedConfig, options: HarnessOption
         contextExtensions: request.context_extensions,
         requestId,
       });
-      const input = checkInputFromRequest(pb);
+      const input = checkInputFromMessage(pb);
       if (!input) throw new Error('request could not be decoded');
       return input;
     },
@@ -137,7 +140,7 @@ export async function createHarness(loaded: LoadedConfig, options: HarnessOption
         ? createAuthorizer({ current: { ...ref.current, identity: fixedIdentity(ref.current.identity.credentialHeaders, fixed) } }, { log: noLog })
         : authorize;
       const outcome = await target(input, trace);
-      return { input, answer: outcome.answer, decision: outcome.decision, trace };
+      return { input, answer: outcome.answer, decision: outcome.decision, trace, identitySources: ref.current.identity.sources ?? [] };
     },
     async close() {
       await limiter.close();
@@ -197,12 +200,8 @@ async function replaceSecrets(
 /** The operator's keys file, when present; a missing one (say, generated only on a dev machine) is not an error here. */
 function readKeysFileQuietly(loaded: LoadedConfig, file: string | undefined): ApiKeyConfig[] {
   if (!file) return [];
-  try {
-    const parsed = apiKeysFileSchema.safeParse(parseYaml(readFileSync(resolve(loaded.baseDir, file), 'utf8')) ?? {});
-    return parsed.success ? parsed.data.keys : [];
-  } catch {
-    return [];
-  }
+  const read = readKeysFile(file, loaded.baseDir);
+  return read.ok ? read.keys : [];
 }
 
 async function mint(key: SigningKey, issuer: JwtIssuerConfig, claims: Record<string, unknown>, nowMs: number): Promise<string> {

@@ -2,7 +2,7 @@
 // condition that reads only `subject` never pays for `request` and none pays for `body` unless
 // it reads it.
 
-import type { AuthorizeRequest } from './authorize.js';
+import type { RuleRequest } from './rule-request.js';
 import type { Identity } from '../identity/identity.js';
 import { splitSubject, type SplitSubject } from '../identity/subject.js';
 import { RecordMap } from './record-map.js';
@@ -17,13 +17,13 @@ const splits = new WeakMap<Identity, SplitSubject>();
  * and the input is private (`#`), so no expression can read anything else.
  */
 export class Activation {
-  readonly #req: AuthorizeRequest;
+  readonly #req: RuleRequest;
   #subject: Map<string, unknown> | undefined;
   #request: Map<string, unknown> | undefined;
   #body: unknown;
   #bodyRead = false;
 
-  constructor(req: AuthorizeRequest) {
+  constructor(req: RuleRequest) {
     this.#req = req;
   }
 

@@ -8,6 +8,7 @@ import type { ConfigProblem } from '../config/problems.js';
 import { checkCel } from './cel-check.js';
 import { compilePathPattern } from './target.js';
 import { nameChecker } from './names.js';
+import { unknownRoleProblems } from './roles.js';
 
 export type ConditionResult = 'true' | 'false' | 'error';
 
@@ -43,9 +44,7 @@ export function compilePolicy(policy: PolicyConfig): { policy?: CompiledPolicy; 
     const previous = seen.get(rule.id);
     if (previous !== undefined) problems.push({ path: at('id'), message: `duplicate rule id '${rule.id}' (also rules[${previous}])` });
     seen.set(rule.id, index);
-    rule.roles?.forEach((role, i) => {
-      if (!roles.has(role)) problems.push({ path: at('roles', i), message: `unknown role '${role}' (not declared in policy.roles)` });
-    });
+    problems.push(...unknownRoleProblems(roles, rule.roles, at('roles')));
     const compiled = compileRule(rule, index, at, problems);
     if (compiled) rules.push(compiled);
   });

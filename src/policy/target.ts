@@ -3,7 +3,7 @@
 // source, a name outside the safe set is refused and a model is lower-cased (names.ts).
 
 import type { PolicyConfig } from '../config/schema.js';
-import type { CheckInput } from '../pipeline/check-input.js';
+import type { CheckInput } from '../check/check-input.js';
 import { normalizePath } from './normalize-path.js';
 import { canonicalModel, nameChecker } from './names.js';
 

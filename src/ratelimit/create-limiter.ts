@@ -10,11 +10,6 @@ import { RedisLimiter } from './redis-limiter.js';
 
 export interface CreateLimiterOptions {
   readonly logger?: Logger;
-  /**
-   * Accepted for symmetry with the other stages; the limiter reads time from each request's
-   * `now` (the pipeline's injected clock) and, with Redis, from Redis TIME.
-   */
-  readonly now?: () => number;
   /** Each Redis script call's outcome and duration (the Redis limiter only): metrics. */
   readonly onRedisCall?: (outcome: 'ok' | 'error', seconds: number) => void;
   /** Each change of the Redis circuit's state (the Redis limiter only): metrics. */

@@ -7,7 +7,7 @@ export interface LimitRequest {
   readonly identity: Identity;
   readonly model: string;
   readonly action: string;
-  /** Envoy's x-request-id, for reservations that are settled later from the access log. */
+  /** Envoy's x-request-id. No limiter reads it yet: it is the key a later reserve/settle would use. */
   readonly requestId: string;
   /**
    * The request body parsed as JSON when Envoy sent it complete, else undefined. Read only
@@ -57,31 +57,6 @@ export interface Limiter {
    * `modelgate limits reset`). Resolves with how many stored entries were removed.
    */
   reset?(subject: string): Promise<number>;
-  /**
-   * Reserved for reserve/settle (not implemented yet). `take()` already charges the estimated
-   * cost (e.g. a limit pricing by `max_tokens`): that charge is the reservation, keyed by
-   * `LimitRequest.requestId`. A later `settle()` fed from the access log refunds or charges the
-   * difference against the same buckets (refunds capped at capacity), so an implementation
-   * stores `{ bucket keys, reserved cost }` under the request id with a TTL at take time.
-   * Callers must treat a missing method as "settlement not supported".
-   */
-  settle?(settlement: LimitSettlement): Promise<void>;
-  /**
-   * Reserved for concurrency leases (not implemented yet): admits a request only while the
-   * caller holds fewer than N leases; the lease is released by `release(leaseId)` from the
-   * access log or expires on its own (a crashed replica must not leak capacity). An allowed
-   * outcome would carry the lease id in `metadata.ratelimit_lease`.
-   */
-  acquire?(request: LimitRequest): Promise<LimitOutcome>;
-  release?(leaseId: string): Promise<void>;
-}
-
-/** What the access log reports once a reserved request has finished. */
-export interface LimitSettlement {
-  readonly requestId: string;
-  readonly subject: string;
-  /** The cost actually spent (e.g. prompt + completion tokens). */
-  readonly actualCost: number;
 }
 
 const NO_REPORT = { responseHeaders: [], metadata: {}, shadowDenied: [] } as const;

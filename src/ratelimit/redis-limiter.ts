@@ -164,7 +164,7 @@ export class RedisLimiter implements Limiter {
       result = await this.#deadlines.race(this.#run(plan, request.now, scale));
     } catch (error) {
       this.options.onCall?.('error', (performance.now() - started) / 1000);
-      const cls = errorClass(error);
+      const cls = redisFailureKind(error);
       this.#circuit.failed(cls);
       this.#logError(error);
       return this.#failMode(plan, request, cls);
@@ -212,7 +212,7 @@ export class RedisLimiter implements Limiter {
     const now = Date.now();
     if (now - this.#lastErrorLog < ERROR_LOG_EVERY_MS) return;
     this.#lastErrorLog = now;
-    this.options.logger?.warn({ err: error, errorClass: errorClass(error) }, 'rate limiter: redis unavailable, applying each limit’s on_redis_error');
+    this.options.logger?.warn({ err: error, errorClass: redisFailureKind(error) }, 'rate limiter: redis unavailable, applying each limit’s on_redis_error');
   }
 
   async ready(): Promise<boolean> {
@@ -259,7 +259,11 @@ function failsClosed(plan: Plan): boolean {
   return false;
 }
 
-function errorClass(error: unknown): string {
+/**
+ * The kind of Redis failure (timeout, disconnected, redis_error): the `ratelimit_error` metadata
+ * value and the circuit's cause. Not an error's class name (that is metrics.ts `errorClass`).
+ */
+function redisFailureKind(error: unknown): string {
   if (error instanceof RedisTimeout) return 'timeout';
   if (error instanceof RedisDisconnected) return 'disconnected';
   const message = error instanceof Error ? error.message : '';

@@ -54,7 +54,7 @@ export function register(program: Command): void {
       const { ConfigError } = await import('../../config/problems.js');
       const { createHarness } = await import('../../policy-test/harness.js');
       const { requestSchema } = await import('../../policy-test/test-file.js');
-      const { checkInputFromRequest } = await import('../../grpc/decode.js');
+      const { checkInputFromMessage } = await import('../../grpc/decode-message.js');
       const { parseRequestSource } = await import('../../explain/request-source.js');
       const { explain } = await import('../../explain/explain.js');
       const { renderExplanation } = await import('../../explain/render.js');
@@ -112,7 +112,7 @@ export function register(program: Command): void {
         const repeat = Math.max(1, Number(opts.repeat) || 1);
         let run;
         for (let i = 0; i < repeat; i++) {
-          const input = source?.kind === 'check_request' ? checkInputFromRequest(source.request) : await harness.input(request, `explain-${i}`);
+          const input = source?.kind === 'check_request' ? checkInputFromMessage(source.request) : await harness.input(request, `explain-${i}`);
           if (!input) throw new Error('the CheckRequest has no attributes.request.http');
           run = await harness.run(input, request);
         }

@@ -12,7 +12,7 @@ import { envoyCheckRequest } from '../../../src/grpc/client.js';
 import { CHECK_LATENCY_BUCKETS } from '../../../src/metrics/metrics.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { jwks, signingKey, signToken, type SigningKey } from '../../helpers/jwt.js';
-import { scrape, value, type Sample } from './scrape.js';
+import { scrape, value, type Sample } from '../../helpers/scrape.js';
 
 const ISSUER = 'https://issuer.test';
 

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { envoyCheckRequest } from '../../../src/grpc/client.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { jwks, signingKey, signToken } from '../../helpers/jwt.js';
-import { eventually, scrape, value } from './scrape.js';
+import { eventually, scrape, value } from '../../helpers/scrape.js';
 
 const ISSUER = 'https://issuer.test';
 const policy = (rules: string) => `

@@ -13,9 +13,9 @@ import { readRecords } from '../../../src/audit/store-scan.js';
 import { verifyStore } from '../../../src/audit/verify.js';
 import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { CLI, startServe } from '../../helpers/serve-process.js';
-import { batches, farFutureEntry, goodEntry, streamMessages } from './helpers/als-client.js';
-import { REPO } from './helpers/cli.js';
-import { serveWithAuditYaml } from './helpers/fixtures.js';
+import { batches, farFutureEntry, goodEntry, streamMessages } from '../../helpers/audit/als-client.js';
+import { REPO } from '../../helpers/audit/cli.js';
+import { serveWithAuditYaml } from '../../helpers/audit/fixtures.js';
 
 const HASH_KEY = 'test-hash-key-0123456789abcdef';
 

@@ -14,8 +14,8 @@ import { readRecords } from '../../../src/audit/store-scan.js';
 import { verifyStore } from '../../../src/audit/verify.js';
 import { jsonToStruct } from '../../../src/grpc/struct.js';
 import { rng } from '../../helpers/random.js';
-import { batches, goodEntry, IDENTIFIER, streamMessages } from './helpers/als-client.js';
-import { tempStore, testPrivacy, type TempStore } from './helpers/fixtures.js';
+import { batches, goodEntry, IDENTIFIER, streamMessages } from '../../helpers/audit/als-client.js';
+import { tempStore, testPrivacy, type TempStore } from '../../helpers/audit/fixtures.js';
 
 const SEED = Number(process.env.ALS_FUZZ_SEED ?? 0x5eed13);
 const OBJECT_STREAMS = 60;

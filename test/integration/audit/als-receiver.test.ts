@@ -13,8 +13,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { spawn } from 'node:child_process';
-import { REPO } from './helpers/cli.js';
-import { TEST_HASH_KEY, tempStore, testPrivacy, type TempStore } from './helpers/fixtures.js';
+import { REPO } from '../../helpers/audit/cli.js';
+import { TEST_HASH_KEY, tempStore, testPrivacy, type TempStore } from '../../helpers/audit/fixtures.js';
 
 function envoyEntry(i: number, overrides: { decision?: string; flags?: object; code?: number } = {}) {
   return {

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SegmentEntry } from '../../../src/audit/chain-entry.js';
 import { listSegments } from '../../../src/audit/segment-files.js';
 import { verifyStore } from '../../../src/audit/verify.js';
-import { REPO, runCli } from './helpers/cli.js';
-import { tempStore, type TempStore } from './helpers/fixtures.js';
-import { rng } from './helpers/traffic.js';
+import { REPO, runCli } from '../../helpers/audit/cli.js';
+import { tempStore, type TempStore } from '../../helpers/audit/fixtures.js';
+import { rng } from '../../helpers/audit/traffic.js';
 
 const ROUNDS = 20;
 let fx: TempStore;
@@ -19,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => fx.cleanup());
 
 function startWriter(): { child: ChildProcess; ready: Promise<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/audit/helpers/crash-writer.ts', fx.dir, fx.privateKeyFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/audit/crash-writer.ts', fx.dir, fx.privateKeyFile], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -7,8 +7,8 @@ import { ChainStore } from '../../../src/audit/chain-store.js';
 import { FileIngester, type IngestEvent } from '../../../src/audit/file-ingester.js';
 import { lastFileCursor, readRecords } from '../../../src/audit/store-scan.js';
 import { verifyStore } from '../../../src/audit/verify.js';
-import { runCli } from './helpers/cli.js';
-import { TEST_HASH_KEY, tempStore, testPrivacy, type TempStore } from './helpers/fixtures.js';
+import { runCli } from '../../helpers/audit/cli.js';
+import { TEST_HASH_KEY, tempStore, testPrivacy, type TempStore } from '../../helpers/audit/fixtures.js';
 
 let n = 0;
 /** One line exactly as the Envoy config's json_format writes it. */

@@ -6,9 +6,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainStore } from '../../../src/audit/chain-store.js';
-import { runCli } from './helpers/cli.js';
-import { makeRecord } from './helpers/traffic.js';
-import { tempStore, TEST_HASH_KEY, type TempStore } from './helpers/fixtures.js';
+import { runCli } from '../../helpers/audit/cli.js';
+import { makeRecord } from '../../helpers/audit/traffic.js';
+import { tempStore, TEST_HASH_KEY, type TempStore } from '../../helpers/audit/fixtures.js';
 
 describe('audit verify and report need a trail', () => {
   let fx: TempStore;

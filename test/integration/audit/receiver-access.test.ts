@@ -20,9 +20,9 @@ import { loadConfig } from '../../../src/config/load.js';
 import { startTestGate } from '../../helpers/gate.js';
 import { createTestPki, type TestPki } from '../../helpers/pki.js';
 import { freePort, startServe } from '../../helpers/serve-process.js';
-import { batches, goodEntry, openStream, streamMessages } from './helpers/als-client.js';
-import { runCli } from './helpers/cli.js';
-import { serveWithAuditYaml, tempStore, testPrivacy, type TempStore } from './helpers/fixtures.js';
+import { batches, goodEntry, openStream, streamMessages } from '../../helpers/audit/als-client.js';
+import { runCli } from '../../helpers/audit/cli.js';
+import { serveWithAuditYaml, tempStore, testPrivacy, type TempStore } from '../../helpers/audit/fixtures.js';
 
 const ENVOY_ID = 'spiffe://modelgate.local/ns/edge/sa/envoy';
 

@@ -5,8 +5,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { ChainStore } from '../../../src/audit/chain-store.js';
 import { createRedisClient, RedisStreamSink } from '../../../src/audit/redis-sink.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../../helpers/redis.js';
-import { tempStore, type TempStore } from './helpers/fixtures.js';
-import { makeRecord } from './helpers/traffic.js';
+import { tempStore, type TempStore } from '../../helpers/audit/fixtures.js';
+import { makeRecord } from '../../helpers/audit/traffic.js';
 
 let redis: RedisServer;
 let cluster: RedisCluster;

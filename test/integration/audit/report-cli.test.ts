@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainStore } from '../../../src/audit/chain-store.js';
 import type { AuditRecord } from '../../../src/audit/record.js';
-import { runCli } from './helpers/cli.js';
-import { tempStore, type TempStore } from './helpers/fixtures.js';
-import { byTime, HOUR, makeRecord, modelSweep, normalTraffic, NOW, prober, stolenKeyBurst } from './helpers/traffic.js';
+import { runCli } from '../../helpers/audit/cli.js';
+import { tempStore, type TempStore } from '../../helpers/audit/fixtures.js';
+import { byTime, HOUR, makeRecord, modelSweep, normalTraffic, NOW, prober, stolenKeyBurst } from '../../helpers/audit/traffic.js';
 
 let fx: TempStore;
 let calmDir: string;

@@ -9,7 +9,7 @@ import { renderHtmlReport } from '../../../src/audit/report/html-report.js';
 import { REPORT_CSS } from '../../../src/audit/report/html-style.js';
 import { bucketFor, timeline } from '../../../src/audit/report/timeline.js';
 import type { VerifyReport } from '../../../src/audit/verify.js';
-import { HOUR, makeRecord, NOW } from './helpers/traffic.js';
+import { HOUR, makeRecord, NOW } from '../../helpers/audit/traffic.js';
 
 const EVIL = (tag: string): string => `"'></td></svg></title></style><${tag} id="evil" onload="x()">&lt;`;
 const PAGE_TAGS = new Set(['html', 'head', 'meta', 'title', 'style', 'body', 'main', 'header', 'h1', 'h2', 'h3', 'p', 'code', 'span', 'section', 'div',

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainStore } from '../../../src/audit/chain-store.js';
 import type { AuditRecord } from '../../../src/audit/record.js';
 import { CHROMIUM_BIN, CHROMIUM_INSTALL_HINT, launchChromium, type Browser, type Page } from '../../helpers/chromium.js';
-import { REPO, runCli } from './helpers/cli.js';
-import { tempStore, type TempStore } from './helpers/fixtures.js';
-import { byTime, HOUR, makeRecord, modelSweep, normalTraffic, NOW, prober, stolenKeyBurst } from './helpers/traffic.js';
+import { REPO, runCli } from '../../helpers/audit/cli.js';
+import { tempStore, type TempStore } from '../../helpers/audit/fixtures.js';
+import { byTime, HOUR, makeRecord, modelSweep, normalTraffic, NOW, prober, stolenKeyBurst } from '../../helpers/audit/traffic.js';
 
 /** Every way a subject could break out of text: element, SVG end, attribute quote, event handler. */
 const HOSTILE = `</svg></td><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">"'&amp;`;

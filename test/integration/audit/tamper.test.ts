@@ -8,9 +8,9 @@ import { canonicalJson, entryHash } from '../../../src/audit/canonical.js';
 import { ChainStore } from '../../../src/audit/chain-store.js';
 import { signCheckpoint, type CheckpointEntry } from '../../../src/audit/chain-entry.js';
 import { listSegments } from '../../../src/audit/segment-files.js';
-import { runCli } from './helpers/cli.js';
-import { tempStore, type TempStore } from './helpers/fixtures.js';
-import { makeRecord } from './helpers/traffic.js';
+import { runCli } from '../../helpers/audit/cli.js';
+import { tempStore, type TempStore } from '../../helpers/audit/fixtures.js';
+import { makeRecord } from '../../helpers/audit/traffic.js';
 
 let fx: TempStore;
 let names: string[];

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, runCli } from './run-cli.js';
+import { REPO, runCli } from '../../helpers/run-cli.js';
 
 describe('modelgate test', () => {
   let dir: string;

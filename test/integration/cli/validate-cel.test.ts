@@ -6,7 +6,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/problems.js';
 import { startModelgate } from '../../../src/main.js';
-import { REPO, runCli } from './run-cli.js';
+import { REPO, runCli } from '../../helpers/run-cli.js';
 
 const FIXTURE = join('test', 'fixtures', 'config', 'cel-unknown-field.yaml');
 const MESSAGE = "policy.rules[0].when: subject has no field 'atributes' (fields: id, roles, scopes, attributes, method, source, raw_id)";

@@ -13,9 +13,9 @@ import { envoyCheckRequest } from '../../../src/grpc/client.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { signingKey, signToken, startJwksServer, type JwksServer } from '../../helpers/jwt.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { batches, farFutureEntry, goodEntry, streamMessages } from '../audit/helpers/als-client.js';
-import { dashboardQueries, readDashboard, substitute } from '../../unit/deploy/dashboard-queries.js';
-import { startPrometheus, type PrometheusServer } from './prometheus.js';
+import { batches, farFutureEntry, goodEntry, streamMessages } from '../../helpers/audit/als-client.js';
+import { dashboardQueries, readDashboard, substitute } from '../../helpers/deploy/dashboard-queries.js';
+import { startPrometheus, type PrometheusServer } from '../../helpers/deploy/prometheus.js';
 
 const ISSUER = 'https://idp.test';
 const JOB = 'modelgate';

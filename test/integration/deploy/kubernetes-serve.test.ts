@@ -19,7 +19,7 @@ import { startModelgate, type Modelgate } from '../../../src/main.js';
 import { signingKey, signToken, startJwksServer, type JwksServer } from '../../helpers/jwt.js';
 import { createTestPki, type TestPki } from '../../helpers/pki.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { find, KUBE_DIR, mapMounts, podContainers, render, type K8sObject } from '../../unit/deploy/manifests.js';
+import { find, KUBE_DIR, mapMounts, podContainers, render, type K8sObject } from '../../helpers/deploy/manifests.js';
 
 describe('the base Kubernetes manifests, served', () => {
   const objects = render(join(KUBE_DIR, 'base'));

@@ -10,9 +10,9 @@ import { readRecords } from '../../../src/audit/store-scan.js';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
 import { devCerts, startStack, withCheckTls, type DevCert, type Stack } from '../../helpers/envoy-stack.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
-import { runCli } from '../audit/helpers/cli.js';
-import { TEST_HASH_KEY, testPrivacy } from '../audit/helpers/fixtures.js';
-import { BATCH_SCORER, e2eFixture, FRONTEND, gateYaml } from './fixture.js';
+import { runCli } from '../../helpers/audit/cli.js';
+import { TEST_HASH_KEY, testPrivacy } from '../../helpers/audit/fixtures.js';
+import { BATCH_SCORER, e2eFixture, FRONTEND, gateYaml } from '../../helpers/e2e/fixture.js';
 
 /** The URI SAN of dev-certs.sh's envoy-client.crt: the one sender compose's receiver allows. */
 const ENVOY_SENDER = 'spiffe://modelgate.local/ns/edge/sa/envoy';

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { ENVOY_BIN, readEnvoyConfig, type Node } from '../../helpers/envoy.js';
 import { startStack, type CallOptions, type DevCert, type Reply, type Stack, envoyLikeCheckClient } from '../../helpers/envoy-stack.js';
-import { BATCH_SCORER, FRONTEND, e2eFixture, gateYaml, type E2eFixture } from './fixture.js';
+import { BATCH_SCORER, FRONTEND, e2eFixture, gateYaml, type E2eFixture } from '../../helpers/e2e/fixture.js';
 
 const PREDICT = '/v1/models/fraud-detector:predict';
 const IDENTITY_HEADERS = ['x-modelgate-subject', 'x-modelgate-roles', 'x-modelgate-tenant', 'x-modelgate-auth-method', 'x-modelgate-decision-id'];

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
 import { devCerts, startStack, withCheckTls, type Reply, type Stack } from '../../helpers/envoy-stack.js';
 import { startServe, type ServeProcess } from '../../helpers/serve-process.js';
-import { BATCH_SCORER, e2eFixture, gateYaml } from './fixture.js';
+import { BATCH_SCORER, e2eFixture, gateYaml } from '../../helpers/e2e/fixture.js';
 
 // Three checks an hour for batch-scorer: a check modelgate evaluated after Envoy abandoned it
 // would show up as a missing token.

@@ -8,7 +8,7 @@ import { ENVOY_BIN, freePort, ROOT, type Endpoint, type Node } from '../../helpe
 import { startStack, type Reply, type Stack } from '../../helpers/envoy-stack.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { signToken } from '../../helpers/jwt.js';
-import { BATCH_SCORER, e2eFixture, FRONTEND, gateYaml, type E2eFixture } from './fixture.js';
+import { BATCH_SCORER, e2eFixture, FRONTEND, gateYaml, type E2eFixture } from '../../helpers/e2e/fixture.js';
 
 const DOC = readFileSync(path.join(ROOT, 'docs/http-mode.md'), 'utf8');
 

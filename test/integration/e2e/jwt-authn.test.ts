@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_BIN, ROOT, type Node } from '../../helpers/envoy.js';
 import { startStack, type Reply, type Stack } from '../../helpers/envoy-stack.js';
 import { jwks, signToken } from '../../helpers/jwt.js';
-import { e2eFixture, gateYaml, type E2eFixture } from './fixture.js';
+import { e2eFixture, gateYaml, type E2eFixture } from '../../helpers/e2e/fixture.js';
 
 /** The fenced YAML blocks of one docs/envoy.md section, parsed: [Envoy's, modelgate's]. */
 function docSnippets(heading: string): Node[] {

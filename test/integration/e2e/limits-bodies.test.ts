@@ -9,7 +9,7 @@ import { bucketKey } from '../../../src/ratelimit/keys.js';
 import { differences, ENVOY_BIN, readEnvoyConfig, type Node } from '../../helpers/envoy.js';
 import { startStack, type Reply, type Stack } from '../../helpers/envoy-stack.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { BATCH_SCORER, e2eFixture, gateYaml, type E2eFixture } from './fixture.js';
+import { BATCH_SCORER, e2eFixture, gateYaml, type E2eFixture } from '../../helpers/e2e/fixture.js';
 
 /** batch-scorer: two checks a minute; every analyst: a hundred an hour. */
 const BUCKETS = `  buckets:

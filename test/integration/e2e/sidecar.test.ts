@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
 import { startStack, type CallOptions, type Stack } from '../../helpers/envoy-stack.js';
-import { BATCH_SCORER, FRONTEND, e2eFixture, gateYaml, type E2eFixture } from './fixture.js';
+import { BATCH_SCORER, FRONTEND, e2eFixture, gateYaml, type E2eFixture } from '../../helpers/e2e/fixture.js';
 
 /** The end-to-end policy plus one rule that only the :evaluate body can satisfy. */
 const EVALUATE_RULE = `

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENVOY_BIN, ROOT, type Node } from '../../helpers/envoy.js';
 import { startStack, type Stack } from '../../helpers/envoy-stack.js';
-import { startOtlpReceiver, type OtlpReceiver } from '../tracing/otlp-receiver.js';
-import { e2eFixture, gateYaml } from './fixture.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../../helpers/otlp-receiver.js';
+import { e2eFixture, gateYaml } from '../../helpers/e2e/fixture.js';
 
 const CLIENT_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const traceparent = `00-${CLIENT_TRACE}-b7ad6b7169203331-01`;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { decodeBootstrapFile } from '../../helpers/envoy-schema.js';
-import { clusterEndpoints } from './envoy-refs.js';
+import { clusterEndpoints } from '../../helpers/envoy-refs.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const DEV_CERTS_DIR = '.envoy-dev/certs'; // the default output folder of scripts/dev-certs.sh

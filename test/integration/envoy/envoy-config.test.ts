@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { decodeBootstrapFile, envoySchema } from '../../helpers/envoy-schema.js';
-import { AUDIT_LOG_FORMAT, crossReferenceProblems } from './envoy-refs.js';
+import { AUDIT_LOG_FORMAT, crossReferenceProblems } from '../../helpers/envoy-refs.js';
 
 const ENVOY_DIR = path.resolve(import.meta.dirname, '../../../envoy');
 const files = readdirSync(ENVOY_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();

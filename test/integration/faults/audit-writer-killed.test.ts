@@ -36,9 +36,9 @@ import { loadPublicKey, writeKeyPair } from '../../../src/audit/signing.js';
 import { verifyStore } from '../../../src/audit/verify.js';
 import { jsonToStruct } from '../../../src/grpc/struct.js';
 import { CLI, freePort } from '../../helpers/serve-process.js';
-import { waitFor } from './load.js';
-import { killDuringWrite } from './mid-write-killer.js';
-import { exited, procs } from './procs.js';
+import { waitFor } from '../../helpers/faults/load.js';
+import { killDuringWrite } from '../../helpers/faults/mid-write-killer.js';
+import { exited, procs } from '../../helpers/faults/procs.js';
 
 const HASH_KEY = 'fault-test-only-hash-key-0123456789';
 const MESSAGES = 6;

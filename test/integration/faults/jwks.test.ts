@@ -27,8 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkClient, envoyCheckRequest, type CheckClient } from '../../../src/grpc/client.js';
 import { signToken, signingKey, startJwksServer, type JwksServer, type SigningKey } from '../../helpers/jwt.js';
 import { startServe } from '../../helpers/serve-process.js';
-import { maxLatency, outcome, percentile, sleep, startLoad, tally, waitFor, type CheckRecord } from './load.js';
-import { procs } from './procs.js';
+import { maxLatency, outcome, percentile, sleep, startLoad, tally, waitFor, type CheckRecord } from '../../helpers/faults/load.js';
+import { procs } from '../../helpers/faults/procs.js';
 
 const IDP = 'https://idp.faults.test';
 const DOWN_IDP = 'https://down-idp.faults.test';

@@ -24,9 +24,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectKeys } from '../../../src/ratelimit/keys.js';
 import { startRedisCluster, type RedisCluster, type RedisServer } from '../../helpers/redis.js';
-import { sleep, startLoad, tally, waitFor, type CheckRecord } from './load.js';
-import { answerOf, BUDGET_MS, checkFor, circuitLog, gateLatencies, label, show, spread, startLimitedGate, RECOVERY_MS, subjectFor, type FailMode, type LimitedGate, type Tag } from './redis-gate.js';
-import { procs } from './procs.js';
+import { sleep, startLoad, tally, waitFor, type CheckRecord } from '../../helpers/faults/load.js';
+import { answerOf, BUDGET_MS, checkFor, circuitLog, gateLatencies, label, show, spread, startLimitedGate, RECOVERY_MS, subjectFor, type FailMode, type LimitedGate, type Tag } from '../../helpers/faults/redis-gate.js';
+import { procs } from '../../helpers/faults/procs.js';
 
 const MODES: readonly FailMode[] = ['fail_closed', 'fail_open'];
 const run = procs();

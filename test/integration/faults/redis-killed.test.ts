@@ -17,8 +17,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { describeOutage, expectOutageAnswered, loadThroughOutage, startLimitedGate, type LimitedGate } from './redis-gate.js';
-import { procs } from './procs.js';
+import { describeOutage, expectOutageAnswered, loadThroughOutage, startLimitedGate, type LimitedGate } from '../../helpers/faults/redis-gate.js';
+import { procs } from '../../helpers/faults/procs.js';
 
 const FAIL_FAST_MS = 20;
 const run = procs();

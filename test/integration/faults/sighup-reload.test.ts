@@ -24,8 +24,8 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkClient, envoyCheckRequest, type CheckClient } from '../../../src/grpc/client.js';
 import { startServe, type ServeProcess } from '../../helpers/serve-process.js';
-import { outcome, sleep, startLoad, tally, waitFor, type CheckRecord } from './load.js';
-import { procs } from './procs.js';
+import { outcome, sleep, startLoad, tally, waitFor, type CheckRecord } from '../../helpers/faults/load.js';
+import { procs } from '../../helpers/faults/procs.js';
 
 const policy = (v: 1 | 2) => `server: { admin: { enabled: false } }
 identity:

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { checkClient, envoyCheckRequest, type CheckClient } from '../../../src/grpc/client.js';
 import { freePort, startServe } from '../../helpers/serve-process.js';
-import { outcome, sleep, startLoad, tally, waitFor } from './load.js';
-import { exited, procs } from './procs.js';
+import { outcome, sleep, startLoad, tally, waitFor } from '../../helpers/faults/load.js';
+import { exited, procs } from '../../helpers/faults/procs.js';
 
 const run = procs();
 let dir: string;

@@ -4,7 +4,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
-import { createHttpFixture, GATE_YAML, INTRUDER, SCORER, type HttpFixture } from './fixture.js';
+import { createHttpFixture, GATE_YAML, INTRUDER, SCORER, type HttpFixture } from '../../helpers/http/fixture.js';
 
 interface Reply {
   readonly status: number;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { freePort, startTestNginx, type TestNginx } from '../../helpers/nginx.js';
 import type { CertFiles } from '../../helpers/pki.js';
-import { createHttpFixture, GATE_YAML, SCORER, type HttpFixture } from './fixture.js';
+import { createHttpFixture, GATE_YAML, SCORER, type HttpFixture } from '../../helpers/http/fixture.js';
 
 interface Seen {
   readonly method: string;

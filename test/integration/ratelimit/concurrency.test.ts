@@ -9,7 +9,7 @@ import { createLimiter } from '../../../src/ratelimit/create-limiter.js';
 import type { Limiter, LimitOutcome } from '../../../src/ratelimit/limiter.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../../helpers/redis.js';
 
-const TAKER = fileURLToPath(new URL('./taker.ts', import.meta.url));
+const TAKER = fileURLToPath(new URL('../../helpers/ratelimit/taker.ts', import.meta.url));
 
 /** A bucket of 100 that does not refill during the test; generous timeout so no take falls back. */
 const limitsFor = (url: string) => ({

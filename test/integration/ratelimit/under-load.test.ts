@@ -25,7 +25,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monotonicMs, startLoad, type LoadResult } from '../../helpers/python-load.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { inProcess, limitedConfig, serveProcesses, type Replicas } from './replicas.js';
+import { inProcess, limitedConfig, serveProcesses, type Replicas } from '../../helpers/ratelimit/replicas.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

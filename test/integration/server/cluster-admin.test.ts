@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { freePort, startServe } from '../../helpers/serve-process.js';
-import { parseExposition, value, type Sample } from '../admin/scrape.js';
+import { parseExposition, value, type Sample } from '../../helpers/scrape.js';
 
 const CHECKS = 20;
 

@@ -8,14 +8,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigWithHash } from '../../../src/admin/config-source.js';
-import { buildStages } from '../../../src/app/build-stages.js';
+import { loadStages } from '../../../src/app/load-stages.js';
 import type { Answer } from '../../../src/decision/answer.js';
 import type { DecisionLog } from '../../../src/decision/decision-log.js';
 import { checkClient, envoyCheckRequest, type CheckClient } from '../../../src/grpc/client.js';
 import { startGrpcServer, type GrpcServerHandle } from '../../../src/grpc/server.js';
 import { startHttpAuthzServer, type HttpAuthzServerHandle } from '../../../src/http/authz-server.js';
-import { createAuthorizer, type FailurePhase, type Stages } from '../../../src/pipeline/authorizer.js';
+import type { FailurePhase } from '../../../src/check/authorizer-port.js';
+import { createAuthorizer, type Stages } from '../../../src/pipeline/authorizer.js';
 import { unlimited } from '../../../src/ratelimit/limiter.js';
 import { jwks, signingKey, signToken } from '../../helpers/jwt.js';
 
@@ -60,9 +60,9 @@ describe('no crash paths after the decision', () => {
     token = await signToken(key, { claims: { roles: ['analyst'] } });
     writeFileSync(join(dir, 'jwks.json'), jwks(key));
     writeFileSync(join(dir, 'modelgate.yaml'), YAML);
-    const { loaded } = loadConfigWithHash(join(dir, 'modelgate.yaml'), {});
-    const built = buildStages(loaded, { env: {}, now: Date.now, limiter: unlimited });
-    if (!built.ok) throw new Error('fixture config does not build');
+    const built = loadStages(join(dir, 'modelgate.yaml'), { env: {}, now: Date.now, limiter: unlimited });
+    if (!built.ok) throw built.error;
+    const { loaded } = built;
     await built.warm();
     const real = built.stages;
     const stages: Stages = {

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../helpers/serve-process.js';
-import { eventually } from '../admin/scrape.js';
+import { eventually } from '../../helpers/scrape.js';
 
 function groupAlive(pgid: number): boolean {
   try {

@@ -1,5 +1,5 @@
 // The process guard of `modelgate serve` (item 3 of issue 12), in real processes with a fault
-// injected as a bug would make it (helpers/inject-fault.ts, preloaded, fires on SIGUSR2):
+// injected as a bug would make it (test/helpers/inject-fault.ts, preloaded, fires on SIGUSR2):
 // - an unhandled rejection is logged once with its class, counted in
 //   modelgate_uncaught_errors_total, and the process keeps answering checks;
 // - an uncaught exception is logged once with its class, the process drains and exits 1 for its
@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkClient, envoyCheckRequest } from '../../../src/grpc/client.js';
 import { freePort, startServe, type ServeProcess } from '../../helpers/serve-process.js';
-import { eventually, scrape, value } from '../admin/scrape.js';
+import { eventually, scrape, value } from '../../helpers/scrape.js';
 
-const INJECT = resolve('test/integration/server/helpers/inject-fault.ts');
+const INJECT = resolve('test/helpers/inject-fault.ts');
 
 /** The exit code, once stdout is read to its end too ('close' comes after the last line). */
 const exited = (proc: ServeProcess['proc']) => new Promise<number | null>((ok) => proc.on('close', (code) => ok(code)));

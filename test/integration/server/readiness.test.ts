@@ -11,7 +11,7 @@ import { envoyCheckRequest } from '../../../src/grpc/client.js';
 import { AUTHORIZATION_SERVICE } from '../../../src/grpc/protos.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { eventually, scrape, value } from '../admin/scrape.js';
+import { eventually, scrape, value } from '../../helpers/scrape.js';
 
 type HealthStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
 interface HealthClient extends grpc.Client {

@@ -16,7 +16,7 @@ import pino from 'pino';
 import { startModelgate } from '../../../src/main.js';
 import { CLI, freePort } from '../../helpers/serve-process.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { eventually } from '../admin/scrape.js';
+import { eventually } from '../../helpers/scrape.js';
 
 const run = promisify(execFile);
 
@@ -49,6 +49,12 @@ async function portIsFree(port: number): Promise<boolean> {
 async function redisClients(redis: RedisServer): Promise<number> {
   const { stdout } = await run('redis-cli', ['-p', String(redis.port), 'client', 'list']);
   return stdout.trim().split('\n').length - 1; // minus redis-cli's own connection
+}
+
+/** Connections Redis has accepted since it started, redis-cli's own included. */
+async function connectionsReceived(redis: RedisServer): Promise<number> {
+  const { stdout } = await run('redis-cli', ['-p', String(redis.port), 'info', 'stats']);
+  return Number(/total_connections_received:(\d+)/.exec(stdout)?.[1]);
 }
 
 describe('failed starts', () => {
@@ -124,6 +130,40 @@ ${
       expect(gate.grpcPort).toBe(ports.grpc);
       await gate.close();
       await eventually(async () => (await redisClients(redis)) === 0, 5_000, 'no Redis connection left after close');
+    });
+  });
+
+  describe('in process: a config that fails to build after the limiter opened', () => {
+    const silent = pino({ level: 'silent' });
+
+    it('rejects with the problem and leaves no Redis connection (the limiter is first on the stack of closers)', async () => {
+      // Schema-valid, so the limiter (and its Redis connection) opens; the API key secret is missing,
+      // so building the stages fails next, before any listener.
+      const configFile = join(dir, 'build-fails.yaml');
+      writeFileSync(
+        configFile,
+        `server:
+  grpc: { address: '127.0.0.1:0' }
+  admin: { enabled: false }
+identity:
+  order: [api_key]
+  api_keys: { secret_env: MODELGATE_TEST_MISSING_SECRET, keys: [] }
+policy:
+  roles: { analyst: null }
+  rules: [{ id: analysts, effect: allow, roles: [analyst] }]
+limits:
+  redis: { url: '${redis.url}' }
+  buckets: [{ id: per-caller, rate: 100, per: second }]
+`,
+      );
+      const before = await connectionsReceived(redis);
+      await expect(startModelgate({ configFile, env: {}, logger: silent, watch: false })).rejects.toThrow(
+        /identity\.api_keys\.secret_env: API key secret missing: set env MODELGATE_TEST_MISSING_SECRET/,
+      );
+      // The start did reach Redis before the build failed (one connection is redis-cli's own) ...
+      expect((await connectionsReceived(redis)) - before).toBeGreaterThanOrEqual(2);
+      // ... and closed that connection when the build failed.
+      await eventually(async () => (await redisClients(redis)) === 0, 5_000, 'no Redis connection left');
     });
   });
 

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRecords } from '../../../src/audit/store-scan.js';
 import { verifyStore } from '../../../src/audit/verify.js';
 import { freePort, startServe } from '../../helpers/serve-process.js';
-import { batches, goodEntry, streamMessages } from '../audit/helpers/als-client.js';
-import { serveWithAuditYaml } from '../audit/helpers/fixtures.js';
+import { batches, goodEntry, streamMessages } from '../../helpers/audit/als-client.js';
+import { serveWithAuditYaml } from '../../helpers/audit/fixtures.js';
 
 describe('serve --workers 2 with audit', () => {
   let dir: string;

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyCheckRequest } from '../../../src/grpc/client.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
 
 const PRINCIPAL = 'spiffe://t/analyst';
 const config = (extra = '') => `

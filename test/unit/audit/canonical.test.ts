@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, entryHash, GENESIS_HASH, sha256Hex } from '../../../src/audit/canonical.js';
 import { chain } from '../../../src/audit/chain-entry.js';
-import { makeRecord } from '../../integration/audit/helpers/traffic.js';
+import { makeRecord } from '../../helpers/audit/traffic.js';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops undefined members', () => {

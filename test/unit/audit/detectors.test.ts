@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultAuditConfig } from '../../../src/audit/config.js';
 import { correlate } from '../../../src/audit/report/correlate.js';
 import { detectAll, detectNewPeers } from '../../../src/audit/report/detectors.js';
-import { byTime, DAY, HOUR, makeRecord, modelSweep, normalTraffic, NOW, prober, stolenKeyBurst } from '../../integration/audit/helpers/traffic.js';
+import { byTime, DAY, HOUR, makeRecord, modelSweep, normalTraffic, NOW, prober, stolenKeyBurst } from '../../helpers/audit/traffic.js';
 
 const thresholds = defaultAuditConfig().report;
 const w = { now: NOW, sinceMs: DAY, baselineMs: 7 * DAY };

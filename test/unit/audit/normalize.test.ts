@@ -5,7 +5,7 @@ import { parseAuditConfig } from '../../../src/audit/config.js';
 import { responseFlagCodes, normalizeAlsEntry } from '../../../src/audit/normalize-als.js';
 import { hostOnly, normalizeFileLine } from '../../../src/audit/normalize-file.js';
 import { jsonToStruct, structToJson } from '../../../src/grpc/struct.js';
-import { testPrivacy } from '../../integration/audit/helpers/fixtures.js';
+import { testPrivacy } from '../../helpers/audit/fixtures.js';
 
 const source = { kind: 'envoy_file' as const, id: '/var/log/envoy/access.json', file: '1:2', offset: 10 };
 

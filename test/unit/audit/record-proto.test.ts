@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import * as protoLoader from '@grpc/proto-loader';
 import { describe, expect, it } from 'vitest';
-import { makeRecord } from '../../integration/audit/helpers/traffic.js';
+import { makeRecord } from '../../helpers/audit/traffic.js';
 
 describe('protos/modelgate/audit/v1/record.proto', () => {
   it('parses and names exactly the fields a record carries', () => {

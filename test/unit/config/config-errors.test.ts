@@ -2,22 +2,16 @@
 
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { loadStages } from '../../../src/app/load-stages.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/config/problems.js';
-import { buildStages } from '../../../src/app/build-stages.js';
 import { unlimited } from '../../../src/ratelimit/limiter.js';
 
 const fixture = (name: string) => join('test', 'fixtures', 'config', name);
 
+/** What serve, validate and the policy tests all report for the file: the one loader's problems. */
 function problemsOf(name: string): readonly string[] {
-  try {
-    const loaded = loadConfig(fixture(name), {});
-    const built = buildStages(loaded, { env: {}, now: Date.now, limiter: unlimited });
-    return built.ok ? [] : built.problems.map(loaded.describe);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.lines;
-    throw error;
-  }
+  const loaded = loadStages(fixture(name), { env: {}, now: Date.now, limiter: unlimited });
+  return loaded.ok ? [] : loaded.error.lines;
 }
 
 describe('config errors name the file, line and key path', () => {
@@ -57,6 +51,8 @@ describe('config errors name the file, line and key path', () => {
     expect(problemsOf('many-problems.yaml')).toEqual([
       `${fixture('many-problems.yaml')}:3: server.grpc.address: expected host:port`,
       `${fixture('many-problems.yaml')}:8: policy.rules[0].effect: must be one of: allow, deny`,
+      // The schema failed, yet the rules that parse are still checked (issue 17).
+      `${fixture('many-problems.yaml')}:11: policy.rules[1].roles[0]: unknown role 'ghost' (not declared in policy.roles)`,
     ]);
   });
 
@@ -66,6 +62,7 @@ describe('config errors name the file, line and key path', () => {
   });
 
   it('names a missing file', () => {
-    expect(() => loadConfig(fixture('nope.yaml'), {})).toThrow(/nope\.yaml: invalid configuration\n {2}cannot read file: ENOENT/);
+    expect(() => loadConfig(fixture('nope.yaml'), {})).toThrow(/nope\.yaml: invalid configuration\n {2}\S*nope\.yaml: cannot read file: ENOENT/);
+    expect(problemsOf('nope.yaml')).toEqual([`${fixture('nope.yaml')}: cannot read file: ENOENT`]);
   });
 });

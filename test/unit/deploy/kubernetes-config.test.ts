@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { splitAddress, startAdminServer } from '../../../src/admin/server.js';
+import { startAdminServer } from '../../../src/admin/server.js';
+import { splitAddress } from '../../../src/net/listen.js';
 import { ENV_OVERRIDES } from '../../../src/config/env.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
-import { find, KUBE_DIR, loadDocs, mapMounts, podContainers, render, type Container, type K8sObject } from './manifests.js';
+import { find, KUBE_DIR, loadDocs, mapMounts, podContainers, render, type Container, type K8sObject } from '../../helpers/deploy/manifests.js';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '../../..');

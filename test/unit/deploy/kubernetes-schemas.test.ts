@@ -20,7 +20,7 @@ import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha
 import { AuthorizationPolicy, PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1';
 import { BackendTLSPolicy } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { ReferenceGrant } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1';
-import { allDocs, render, KUBE_DIR, type K8sObject } from './manifests.js';
+import { allDocs, render, KUBE_DIR, type K8sObject } from '../../helpers/deploy/manifests.js';
 import { join } from 'node:path';
 
 type Validating = new (data: never) => { validate(): void };

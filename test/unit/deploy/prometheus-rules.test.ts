@@ -12,8 +12,8 @@ import { parse } from 'yaml';
 import { meteredSink } from '../../../src/audit/metered-sink.js';
 import { receiverMonitor } from '../../../src/audit/receiver-monitor.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
-import { PROMTOOL, requirePrometheus } from '../../integration/deploy/prometheus.js';
-import { dashboardQueries, metricNames } from './dashboard-queries.js';
+import { PROMTOOL, requirePrometheus } from '../../helpers/deploy/prometheus.js';
+import { dashboardQueries, metricNames } from '../../helpers/deploy/dashboard-queries.js';
 
 const run = promisify(execFile);
 const DIR = join(import.meta.dirname, '../../../deploy/prometheus');

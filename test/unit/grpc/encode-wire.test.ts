@@ -2,14 +2,21 @@
 // answer shape the answer builder produces; a failure here would mean Envoy reads something else.
 
 import { describe, expect, it } from 'vitest';
-import { checkEncoder } from '../../../bench/encoder-check.js';
-import { encodeCheckResponse } from '../../../src/grpc/encode.js';
+import { answerShapes, checkEncoder } from '../../../bench/encoder-check.js';
+import { encodeCheckResponse } from '../../helpers/reference-codec/encode.js';
 import { encodeCheckResponseBytes } from '../../../src/grpc/encode-wire.js';
 import { authorizationServiceDefinition } from '../../../src/grpc/protos.js';
 
 describe('encodeCheckResponseBytes', () => {
-  it('agrees with proto-loader on allow, every deny shape, limits, unicode and numeric metadata', () => {
+  it('is read back by proto-loader as the answer, on allow, every deny shape, limits, unicode and numeric metadata', () => {
     expect(() => checkEncoder()).not.toThrow();
+  });
+
+  it('writes the reference encoder\'s bytes, through proto-loader, for every answer shape', () => {
+    const def = authorizationServiceDefinition().Check!;
+    for (const answer of answerShapes()) {
+      expect(encodeCheckResponseBytes(answer).toString('hex')).toBe(def.responseSerialize(encodeCheckResponse(answer)).toString('hex'));
+    }
   });
 
   it('encodes a deny: status, headers with append_action, body and numeric metadata', () => {

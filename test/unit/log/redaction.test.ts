@@ -11,7 +11,7 @@ import { buildStages } from '../../../src/app/build-stages.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { decisionLog } from '../../../src/decision/decision-log.js';
 import { envoyCheckRequest } from '../../../src/grpc/client.js';
-import { checkInputFromRequest } from '../../../src/grpc/decode.js';
+import { checkInputFromMessage } from '../../../src/grpc/decode-message.js';
 import { createApiKey } from '../../../src/identity/api-key.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createAuthorizer } from '../../../src/pipeline/authorizer.js';
@@ -96,7 +96,7 @@ policy:
     ];
     const reasons: string[] = [];
     for (const headers of requests) {
-      const input = checkInputFromRequest(envoyCheckRequest({ headers }));
+      const input = checkInputFromMessage(envoyCheckRequest({ headers }));
       const outcome = await authorize(input);
       outcome.finish();
       reasons.push(outcome.decision.reason);

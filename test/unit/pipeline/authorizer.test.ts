@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Answer } from '../../../src/decision/answer.js';
-import { createAuthorizer, type FailurePhase, type Stages } from '../../../src/pipeline/authorizer.js';
+import type { FailurePhase } from '../../../src/check/authorizer-port.js';
+import { createAuthorizer, type Stages } from '../../../src/pipeline/authorizer.js';
 
 // Only the answer builder runs for a request without HTTP attributes (request_invalid).
 const stages = { answer: () => ({ allowed: false, httpStatus: 400 }) as unknown as Answer } as unknown as Stages;

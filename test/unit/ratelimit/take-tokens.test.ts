@@ -11,7 +11,7 @@ import { toOutcome } from '../../../src/ratelimit/report.js';
 import type { LimitRequest } from '../../../src/ratelimit/limiter.js';
 import type { TakeResult } from '../../../src/ratelimit/take-tokens.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { CASES, type CaseStep } from './cases.js';
+import { CASES, type CaseStep } from '../../helpers/ratelimit/cases.js';
 
 function request(subject: string, step: CaseStep): LimitRequest {
   return {
