@@ -12,6 +12,12 @@ export interface KeySource {
   readonly getKey: JWTVerifyGetKey;
   /** Fetch keys ahead of the first request; failures are retried lazily, never thrown. */
   warm(): Promise<void>;
+  /**
+   * Grows each time a successful fetch no longer lists a key the source held: tokens verified
+   * before must be verified again (a removed key is a revoked key), so the token cache keys its
+   * entries by it.
+   */
+  revision(): number;
 }
 
 export function localKeySource(file: string): KeySource {
@@ -23,7 +29,7 @@ export function localKeySource(file: string): KeySource {
   }
   if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS file ${file} has no "keys" array`);
   const getKey = createLocalJWKSet(jwks);
-  return { getKey, warm: () => Promise.resolve() };
+  return { getKey, warm: () => Promise.resolve(), revision: () => 0 };
 }
 
 export interface RemoteKeySourceOptions {
@@ -53,6 +59,8 @@ const NO_KEYS_RETRY_MS = 1_000;
  */
 export function remoteKeySource(options: RemoteKeySourceOptions): KeySource {
   let keys: JWTVerifyGetKey | undefined;
+  let held = new Set<string>();
+  let revision = 0;
   let fetchedAt = 0;
   let lastAttempt = -Infinity;
   let inflight: Promise<void> | undefined;
@@ -79,6 +87,14 @@ export function remoteKeySource(options: RemoteKeySourceOptions): KeySource {
         const jwks = (await fetchJson(uri!)) as JSONWebKeySet;
         if (!Array.isArray(jwks?.keys)) throw new Error('JWKS has no "keys" array');
         keys = createLocalJWKSet(jwks);
+        const next = new Set(jwks.keys.map((k) => JSON.stringify(k)));
+        for (const key of held) {
+          if (!next.has(key)) {
+            revision++;
+            break;
+          }
+        }
+        held = next;
         fetchedAt = options.now();
         options.onFetch?.('ok');
       } catch (error) {
@@ -118,5 +134,5 @@ export function remoteKeySource(options: RemoteKeySourceOptions): KeySource {
     }
   };
 
-  return { getKey, warm: refresh };
+  return { getKey, warm: refresh, revision: () => revision };
 }

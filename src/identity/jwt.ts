@@ -19,6 +19,13 @@ export interface JwtIssuer {
   readonly keys: KeySource;
 }
 
+/** A cached verification: the identity, and the issuer's key revision it was verified under. */
+interface VerifiedToken {
+  readonly identity: Identity;
+  readonly keys: KeySource;
+  readonly revision: number;
+}
+
 export interface JwtSourceOptions {
   readonly config: JwtConfig;
   readonly issuers: readonly JwtIssuer[];
@@ -29,11 +36,13 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
   const header = options.config.header.toLowerCase();
   const byIssuer = new Map(options.issuers.map((i) => [i.config.issuer, i]));
   const envoy = options.config.envoy_jwt_authn;
-  // Verified identities keyed by the exact token: a hit skips ~100 µs of signature work, and an
-  // entry never outlives the token's own exp (checked again on every hit with the injected clock).
+  // Verified identities keyed by the exact token: a hit skips ~100 µs of signature work. An entry
+  // never outlives the token's own exp (checked again on every hit with the injected clock), nor
+  // the key that verified it: once a fetch drops a key, the issuer's revision moves on and every
+  // token verified before is verified again.
   const cache =
     options.config.cache.max_entries > 0
-      ? new LRUCache<string, Identity>({ max: options.config.cache.max_entries })
+      ? new LRUCache<string, VerifiedToken>({ max: options.config.cache.max_entries })
       : undefined;
 
   const envoyPayload = (input: CheckInput): Record<string, unknown> | undefined => {
@@ -51,21 +60,33 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
   };
 
   const verify = async (token: string, nowMs: number): Promise<IdentityResult> => {
-    if (token.length > MAX_TOKEN_LENGTH) return identityDenied('token_malformed', 'token too long');
+    const checked = await verifyWithIssuer(token, nowMs);
+    if (checked.result.ok && cache && checked.issuer) {
+      cache.set(token, { identity: checked.result.identity, keys: checked.issuer.keys, revision: checked.revision });
+    }
+    return checked.result;
+  };
+
+  const verifyWithIssuer = async (token: string, nowMs: number): Promise<{ result: IdentityResult; issuer?: JwtIssuer; revision: number }> => {
+    const denied = (result: IdentityResult) => ({ result, revision: 0 });
+    if (token.length > MAX_TOKEN_LENGTH) return denied(identityDenied('token_malformed', 'token too long'));
     let alg: string | undefined;
     let iss: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
       iss = decodeJwt(token).iss;
     } catch {
-      return identityDenied('token_malformed');
+      return denied(identityDenied('token_malformed'));
     }
     const issuer = iss ? byIssuer.get(iss) : undefined;
-    if (!issuer) return identityDenied('token_issuer_unknown');
+    if (!issuer) return denied(identityDenied('token_issuer_unknown'));
     // Checked before any key lookup so `none` and HS* never reach a verifier.
     if (!alg || !(issuer.config.algorithms as readonly string[]).includes(alg)) {
-      return identityDenied('token_algorithm_not_allowed', `alg ${String(alg)}`);
+      return denied(identityDenied('token_algorithm_not_allowed', `alg ${String(alg)}`));
     }
+    // Read before the key lookup: a fetch the lookup triggers may drop keys, and a token verified
+    // with the old set must not be cached as current.
+    const revision = issuer.keys.revision();
     let payload: JWTPayload;
     try {
       // jose checks the signature (and, always, exp/nbf when present, with the same skew and clock);
@@ -76,10 +97,10 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
         currentDate: new Date(nowMs),
       }));
     } catch (error) {
-      return identityDenied(reasonForJoseError(error), (error as Error).message);
+      return denied(identityDenied(reasonForJoseError(error), (error as Error).message));
     }
     const claims = payload as Record<string, unknown>;
-    return checkRegisteredClaims(claims, issuer.config, nowMs) ?? identityFromClaims(claims, issuer.config, 'jwt');
+    return { result: checkRegisteredClaims(claims, issuer.config, nowMs) ?? identityFromClaims(claims, issuer.config, 'jwt'), issuer, revision };
   };
 
   return {
@@ -93,15 +114,12 @@ export function jwtSource(options: JwtSourceOptions): IdentitySource {
       const token = bearerToken(input.headers[header]);
       if (!token) return identityDenied('token_malformed', 'empty bearer token');
       const hit = cache?.get(token);
-      if (hit && hit.expiresAt !== undefined && hit.expiresAt * 1000 > nowMs) {
+      if (hit && hit.identity.expiresAt !== undefined && hit.identity.expiresAt * 1000 > nowMs && hit.revision === hit.keys.revision()) {
         options.onCache?.(true);
-        return { ok: true, identity: hit };
+        return { ok: true, identity: hit.identity };
       }
       options.onCache?.(false);
-      return verify(token, nowMs).then((result) => {
-        if (result.ok && cache) cache.set(token, result.identity);
-        return result;
-      });
+      return verify(token, nowMs);
     },
   };
 }

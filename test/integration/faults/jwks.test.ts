@@ -11,9 +11,9 @@
 // k2 removed, k4 new).
 // What every check must get (src/identity/jwks.ts: the last good key set is kept through outages;
 // an unknown kid refetches at most once per jwks_cooldown_seconds and waits at most 150 ms):
-// - the cached k1 token: allowed, in every phase (verified tokens are cached until exp, README);
-// - a fresh token: allowed while its kid is in the key set modelgate holds, `token_key_unknown`
-//   once a successful fetch no longer lists it; the key set modelgate holds at any moment is the
+// - a token, cached or fresh: allowed while its kid is in the key set modelgate holds,
+//   `token_key_unknown` once a successful fetch no longer lists it (a removed key is a revoked key:
+//   the verified-token cache drops what that key verified); the key set modelgate holds at any moment is the
 //   one of the last JWKS answer that came back within the timeout (the server logs each answer);
 // - a kid never published: `token_key_unknown`; the never-fetched issuer: `identity_backend_unavailable`;
 // - every check answered (no gRPC error, none lost), modelgate taking less than Envoy's 250 ms budget;
@@ -109,10 +109,9 @@ function keySetsDuring(from: number, to: number): Array<readonly string[]> {
 /** What a check may get, from its kind and the key sets modelgate could hold while it ran. */
 function allowedOutcomes(r: CheckRecord<Tag>): string[] {
   const kind = r.tag.kind;
-  if (kind === 'cached-k1') return ['allow allowed'];
   if (kind === 'forged-kid') return ['deny token_key_unknown'];
   if (kind === 'never-fetched-issuer') return ['deny identity_backend_unavailable'];
-  const kid = kind.slice('fresh-'.length);
+  const kid = kind === 'cached-k1' ? 'k1' : kind.slice('fresh-'.length);
   const sets = keySetsDuring(r.startMs, r.endMs);
   const out = new Set<string>();
   for (const set of sets) out.add(set.includes(kid) ? 'allow allowed' : 'deny token_key_unknown');
@@ -216,9 +215,9 @@ describe('fault: JWKS endpoint slow, down, and rotating keys under load', () => 
       expect(seen(p, 'forged-kid'), p).toEqual(['deny token_key_unknown']);
       expect(seen(p, 'never-fetched-issuer'), p).toEqual(['deny identity_backend_unavailable']);
     }
-    // After the rotation: the old kid's verified token keeps being allowed (token cache, until exp),
-    // the new kid is allowed, fresh old-kid tokens are denied once the new set is fetched.
-    expect(seen('rotated', 'cached-k1')).toEqual(['allow allowed']);
+    // After the rotation: the new kid is allowed; old-kid tokens, the cached one too, are denied
+    // once the new set is fetched (the cache does not outlive the key that verified a token).
+    expect(seen('rotated', 'cached-k1')).toContain('deny token_key_unknown');
     expect(seen('rotated', 'fresh-k1')).toContain('deny token_key_unknown');
     expect(seen('rotated', 'fresh-k3')).toContain('allow allowed');
     expect(seen('rotated-slow', 'fresh-k3')).toEqual(['allow allowed']);

@@ -5,6 +5,7 @@
 import { createLocalJWKSet, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
+import type { KeySource } from '../../../src/identity/jwks.js';
 import { jwtSource } from '../../../src/identity/jwt.js';
 import type { IdentityResult, IdentitySource } from '../../../src/identity/result.js';
 import { checkInput } from '../../helpers/check-input.js';
@@ -30,9 +31,9 @@ let key: SigningKey;
 let other: SigningKey;
 let rsa: SigningKey;
 
-function source(o: { issuer?: object; jwt?: object; onCache?: (hit: boolean) => void } = {}): IdentitySource {
+function source(o: { issuer?: object; jwt?: object; onCache?: (hit: boolean) => void; keys?: KeySource } = {}): IdentitySource {
   const config = jwtConfig(o.issuer, o.jwt);
-  const keys = { getKey: createLocalJWKSet(JSON.parse(jwks(key, rsa))), warm: () => Promise.resolve() };
+  const keys = o.keys ?? { getKey: createLocalJWKSet(JSON.parse(jwks(key, rsa))), warm: () => Promise.resolve(), revision: () => 0 };
   return jwtSource({ config, issuers: [{ config: config.issuers[0]!, keys }], onCache: o.onCache });
 }
 
@@ -108,6 +109,22 @@ describe('jwtSource', () => {
     expect(reasonOf(await resolve(s, t))).toBe('ok');
     expect(reasonOf(await resolve(s, t, NOW + 30_000))).toBe('ok');
     expect(reasonOf(await resolve(s, t, NOW + 60_000 + 31_000))).toBe('token_expired');
+    expect(hits).toEqual([false, true, false]);
+  });
+
+  it('verifies a cached token again once its issuer dropped a key (a removed key is a revoked key)', async () => {
+    // A key source whose fetch the test controls: the same key set until "rotated", then k1 gone.
+    let current = createLocalJWKSet(JSON.parse(jwks(key, rsa)));
+    let revision = 0;
+    const keys: KeySource = { getKey: (h, t) => current(h, t), warm: () => Promise.resolve(), revision: () => revision };
+    const hits: boolean[] = [];
+    const s = source({ keys, onCache: (hit) => hits.push(hit) });
+    const t = await token();
+    expect(reasonOf(await resolve(s, t))).toBe('ok');
+    expect(reasonOf(await resolve(s, t))).toBe('ok'); // from the cache
+    current = createLocalJWKSet(JSON.parse(jwks(rsa)));
+    revision++;
+    expect(reasonOf(await resolve(s, t))).toBe('token_key_unknown');
     expect(hits).toEqual([false, true, false]);
   });
 
