@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { readKeysFile } from '../config/keys-file.js';
 import type { ApiKeyConfig, Config } from '../config/schema.js';
-import type { ConfigProblem } from '../config/problems.js';
+import { formatKeyPath, type ConfigProblem } from '../config/problems.js';
+import { unknownRoleProblems } from '../policy/roles.js';
 import { apiKeySource } from './api-key.js';
 import { jwtSource, type JwtIssuer } from './jwt.js';
 import { localKeySource, remoteKeySource } from './jwks.js';
@@ -62,7 +63,8 @@ export function buildIdentity(config: Config, options: IdentityBuildOptions): Id
     } else if (name === 'api_key' && id.api_keys) {
       const cfg = id.api_keys;
       const secret = readSecret(cfg.secret_env, cfg.secret_file, options, problems);
-      const keys: ApiKeyConfig[] = [...cfg.keys, ...keysFromFile(cfg.keys_file, options.baseDir, problems)];
+      const declared = new Set(Object.keys(config.policy.roles));
+      const keys: ApiKeyConfig[] = [...cfg.keys, ...keysFromFile(cfg.keys_file, options.baseDir, declared, problems)];
       if (secret) sources.push(apiKeySource(cfg, keys, secret));
     }
   }
@@ -107,10 +109,21 @@ function readSecret(
   return secret;
 }
 
-function keysFromFile(file: string | undefined, baseDir: string, problems: ConfigProblem[]): ApiKeyConfig[] {
+/**
+ * The keys file's keys; a role no policy declares is a problem, as for inline keys
+ * (policy/roles.ts): the key would authenticate and then match nothing.
+ */
+function keysFromFile(file: string | undefined, baseDir: string, declared: ReadonlySet<string>, problems: ConfigProblem[]): ApiKeyConfig[] {
   if (!file) return [];
   const read = readKeysFile(file, baseDir);
-  if (read.ok) return read.keys;
-  problems.push(...read.problems);
-  return [];
+  if (!read.ok) {
+    problems.push(...read.problems);
+    return [];
+  }
+  read.keys.forEach((key, i) => {
+    for (const p of unknownRoleProblems(declared, key.roles, ['keys', i, 'roles'])) {
+      problems.push({ path: ['identity', 'api_keys', 'keys_file'], message: `${file}: ${formatKeyPath(p.path)}: ${p.message}` });
+    }
+  });
+  return read.keys;
 }
