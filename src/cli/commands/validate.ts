@@ -14,8 +14,12 @@ export function register(program: Command): void {
       const { unlimited } = await import('../../ratelimit/limiter.js');
       // The same loader as serve: a schema error does not hide the policy problems of the rules that parse.
       const result = loadStages(file, { env: process.env, now: Date.now, limiter: unlimited });
-      if (!result.ok) {
-        process.stderr.write(`${result.error.lines.join('\n')}\n`);
+      // The OTEL_* environment serve would start with, judged the same way (serve refuses to start on it).
+      const { tracingSettings } = await import('../../tracing/settings.js');
+      const tracing = tracingSettings(process.env);
+      const tracingProblems = tracing.ok ? [] : tracing.problems.map((p) => `environment: ${p}`);
+      if (!result.ok || tracingProblems.length > 0) {
+        process.stderr.write(`${[...(result.ok ? [] : result.error.lines), ...tracingProblems].join('\n')}\n`);
         process.exitCode = 1;
         return;
       }

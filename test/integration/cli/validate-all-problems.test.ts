@@ -46,4 +46,14 @@ describe('validate reports every problem at once', () => {
     ]);
     expect(lines[3]).toMatch(new RegExp(`^${file}:8: policy\\.rules\\[2\\]\\.when: subject has no field 'atributes' \\(fields: id, roles, `));
   });
+
+  it('judges the OTEL_* environment serve would start with', async () => {
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, 'policy:\n  roles: {}\n');
+    const failed = await run(process.execPath, [...CLI, 'validate', file], { env: { ...process.env, OTEL_TRACES_EXPORTER: 'zipkin' } }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect((failed as { code?: number }).code).toBe(1);
+    expect((failed as { stderr: string }).stderr).toContain("environment: OTEL_TRACES_EXPORTER: 'zipkin' is not supported");
+  });
 });
