@@ -87,7 +87,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
   });
   const limiterBackend = new Counter({
     name: 'modelgate_ratelimit_backend_errors_total',
-    help: 'Limiter backend (Redis) failures seen in decisions, by error class and handling (fail_closed, fallback)',
+    help: 'Limiter backend failures seen in decisions (Redis, or the in-memory store full: memory_full), by error class and handling (fail_closed, fail_open, fallback)',
     labelNames: ['class', 'handling'] as const,
     registers,
   });
@@ -238,7 +238,9 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     }
     child.inc();
     for (const id of limit.shadowDenied) limiterShadow.inc({ bucket: id });
-    if (meta.ratelimit_error !== undefined) limiterBackend.inc({ class: String(meta.ratelimit_error), handling: 'fail_closed' });
+    // An error with an allow is a fail_open limit (or the in-memory store's memory_full passing a
+    // new bucket uncharged); with a deny it is fail_closed.
+    if (meta.ratelimit_error !== undefined) limiterBackend.inc({ class: String(meta.ratelimit_error), handling: decision.allowed ? 'fail_open' : 'fail_closed' });
     if (meta.ratelimit_fallback !== undefined) limiterBackend.inc({ class: 'unknown', handling: 'fallback' });
   }
 }
