@@ -119,7 +119,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       : loaded.config.server;
     // The audit receiver has its own listener (audit.receiver.listen), never the Check port: who may
     // write into the trail is decided there (loopback, or mTLS with allowed_sans).
-    const audit = loaded.config.audit ? await openAudit(loaded, logger, options.auditSink) : undefined;
+    const audit = loaded.config.audit ? await openAudit(loaded, logger, options.auditSink, env) : undefined;
     if (audit) closers.push('audit store', () => audit.close());
     // Dropped access-log entries are counted and warned about at a bounded rate, never per entry.
     const alsMonitor = audit ? receiverMonitor({ log: logger, registry: metrics.registry }) : undefined;

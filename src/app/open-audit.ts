@@ -15,14 +15,14 @@ export interface OpenedAudit {
 }
 
 /** Needs `loaded.config.audit`. A store has exactly one writer: with `elsewhere`, this process opens none. */
-export async function openAudit(loaded: LoadedConfig, logger: Logger, elsewhere: AuditSink | undefined): Promise<OpenedAudit> {
+export async function openAudit(loaded: LoadedConfig, logger: Logger, elsewhere: AuditSink | undefined, env: NodeJS.ProcessEnv): Promise<OpenedAudit> {
   if (elsewhere) {
     // The store is the primary's; this process only needs the privacy settings (the hash key).
-    const privacy = await loadPrivacy(loaded.config.audit!.privacy);
+    const privacy = await loadPrivacy(loaded.config.audit!.privacy, env);
     if (!privacy.ok) throw new ConfigError(loaded.file, [`${loaded.file}: audit: ${privacy.error}`]);
     return { store: elsewhere, privacy: privacy.privacy, close: async () => undefined };
   }
-  const opened = await openAuditRuntime(loaded.config.audit!, logger);
+  const opened = await openAuditRuntime(loaded.config.audit!, logger, Date.now, env);
   if (!opened.ok) throw new ConfigError(loaded.file, [`${loaded.file}: audit: ${opened.error}`]);
   return opened.runtime;
 }

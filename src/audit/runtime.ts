@@ -21,8 +21,9 @@ export interface AuditRuntime {
 
 export type RuntimeResult = { ok: true; runtime: AuditRuntime } | { ok: false; error: string };
 
-export async function openAuditRuntime(config: AuditConfig, log: AuditLog, clock: () => number = Date.now): Promise<RuntimeResult> {
-  const privacy = await loadPrivacy(config.privacy);
+export async function openAuditRuntime(config: AuditConfig, log: AuditLog, clock: () => number = Date.now, env: NodeJS.ProcessEnv = process.env): Promise<RuntimeResult> {
+  // The hash key comes from the environment the caller runs with (serve's injected env, not this process's).
+  const privacy = await loadPrivacy(config.privacy, env);
   if (!privacy.ok) return privacy;
   const key = await loadSigningKey(config.store.signing_key_file);
   if (!key.ok) return { ok: false, error: `audit.store.signing_key_file: ${key.error}` };
