@@ -72,7 +72,10 @@ export async function startHttpAuthzServer(options: HttpAuthzServerOptions): Pro
     }
     let answer: HttpAnswer;
     try {
-      answer = encodeHttpAnswer(outcome.answer, options.identityHeaders());
+      // The proxy's control headers (method, URI, client certificate) describe the request to
+      // modelgate; a client-sent copy must not reach the model server either (Envoy http_service
+      // forwards the original request's headers upstream, minus the ones listed for removal).
+      answer = encodeHttpAnswer(outcome.answer, [...options.identityHeaders(), cfg.method_header, cfg.uri_header, cfg.client_cert_header]);
     } catch (error) {
       // No decision line for an answer that never left, as in gRPC mode: the failure is reported instead.
       reportFailure(onError, error, 'encode');

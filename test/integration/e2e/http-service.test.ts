@@ -86,7 +86,11 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
 
   it('proxies a mapped certificate with the identity headers set, one copy each, whatever the client sent', async () => {
     const before = stack.upstream.received.length;
-    const forged = { 'x-modelgate-subject': 'root', 'x-modelgate-roles': 'admin', 'x-modelgate-tenant': 'evil', 'x-modelgate-auth-method': 'jwt' };
+    const forged = {
+      'x-modelgate-subject': 'root', 'x-modelgate-roles': 'admin', 'x-modelgate-tenant': 'evil', 'x-modelgate-auth-method': 'jwt',
+      // The HTTP mode's control headers, as a client would forge them: they must not reach the model server either.
+      'x-ssl-client-cert': 'forged', 'x-original-uri': '/admin', 'x-original-method': 'DELETE',
+    };
     const res = await stack.call('batch-scorer', '/v1/models/fraud-detector:predict', { method: 'POST', headers: forged, body: '{"features":[1]}' });
     expect(res.status).toBe(200);
     const got = served(before);
@@ -100,6 +104,8 @@ describe.skipIf(!ENVOY_BIN)('HTTP mode behind Envoy http_service (docs/http-mode
     // The answer's control headers and the authorization call's own headers stay between Envoy and modelgate.
     expect(got.headers['x-envoy-auth-headers-to-remove']).toBeUndefined();
     expect(got.headers['x-ssl-client-cert']).toBeUndefined();
+    expect(got.headers['x-original-uri']).toBeUndefined();
+    expect(got.headers['x-original-method']).toBeUndefined();
     expect(res.headers['ratelimit']).toBeUndefined(); // no bucket for this workload
   });
 

@@ -68,7 +68,7 @@ describe('HTTP mode, Envoy http_service shape', () => {
     expect(res.headers['x-modelgate-auth-method']).toBe('jwt');
     expect(res.headers['x-modelgate-tenant']).toBeUndefined();
     expect(String(res.headers['x-envoy-auth-headers-to-remove']).split(',')).toEqual(
-      expect.arrayContaining(['authorization', 'x-modelgate-tenant']),
+      expect.arrayContaining(['authorization', 'x-modelgate-tenant', 'x-original-method', 'x-original-uri', 'x-ssl-client-cert']),
     );
   });
 
