@@ -86,6 +86,9 @@ server {
         proxy_set_header Authorization "";
         proxy_set_header X-Api-Key "";
         proxy_set_header X-SSL-Client-Cert "";
+        # The auth subrequest's control headers, as a client may have sent them: not for the model.
+        proxy_set_header X-Original-Method "";
+        proxy_set_header X-Original-URI "";
         proxy_set_header Host $host;
         proxy_set_header X-Request-Id $request_id;
         proxy_pass http://model_server;

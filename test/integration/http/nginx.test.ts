@@ -155,6 +155,18 @@ describe('HTTP mode behind nginx auth_request with mTLS', () => {
     expect(got.headers['x-modelgate-tenant']).toBeUndefined(); // a JWT identity without org: no tenant at all
   });
 
+  it('keeps client-sent control headers from the model server on an allowed request', async () => {
+    const before = seen.length;
+    const res = await call('/v1/models/fraud-detector:predict', {
+      method: 'POST',
+      cert: fx.scorer,
+      headers: { 'x-ssl-client-cert': 'forged', 'x-original-uri': '/admin', 'x-original-method': 'DELETE' },
+    });
+    expect(res.status).toBe(200);
+    const got = await served(before);
+    expect([got.headers['x-ssl-client-cert'], got.headers['x-original-uri'], got.headers['x-original-method']]).toEqual([undefined, undefined, undefined]);
+  });
+
   it('cannot be talked into another identity by a forged certificate or URI header', async () => {
     const before = seen.length;
     const res = await call('/v1/models/fraud-detector:predict', {
