@@ -1,5 +1,6 @@
 // protobufjs types for Envoy's ext_authz messages, to build and inspect raw wire bytes in tests.
 
+import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { envoyProtoIncludeDirs } from '../../src/grpc/protos.js';
 import { existsSync } from 'node:fs';
@@ -28,4 +29,25 @@ export const CheckResponseType = () => envoyRoot().lookupType('envoy.service.aut
 export function decodeCheckResponse(bytes: Buffer): Record<string, any> {
   const type = CheckResponseType();
   return type.toObject(type.decode(bytes), { enums: String, longs: String, defaults: false, oneofs: true }) as Record<string, any>;
+}
+
+/** CheckRequest protobuf bytes from a proto-loader-shaped object (e.g. envoyCheckRequest()). */
+export function encodeCheckRequest(obj: object): Buffer {
+  const type = CheckRequestType();
+  return Buffer.from(type.encode(type.fromObject(obj)).finish());
+}
+
+/** One Check call with raw bytes both ways, as a test of the wire needs: no client-side codec. */
+export function rawCheck(client: grpc.Client, bytes: Buffer, deadlineMs = 5_000): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) =>
+    client.makeUnaryRequest(
+      '/envoy.service.auth.v3.Authorization/Check',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      bytes,
+      new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (err, value) => (err ? reject(err) : resolve(value!)),
+    ),
+  );
 }

@@ -16,7 +16,7 @@ import { REASONS } from '../../../src/decision/reasons.js';
 import { jwks, signToken, signingKey } from '../../helpers/jwt.js';
 import { createTestPki, type TestPki } from '../../helpers/pki.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
-import { CheckRequestType, decodeCheckResponse } from '../../helpers/envoy-wire.js';
+import { decodeCheckResponse, encodeCheckRequest, rawCheck } from '../../helpers/envoy-wire.js';
 
 const WORKLOAD = 'spiffe://t/analyst';
 const ISSUER = 'https://issuer.test';
@@ -99,19 +99,8 @@ policy:
     pki?.cleanup();
   });
 
-  const rawCheck = (bytes: Buffer) =>
-    new Promise<Buffer>((resolve, reject) =>
-      raw.makeUnaryRequest(
-        '/envoy.service.auth.v3.Authorization/Check',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        bytes,
-        new grpc.Metadata(),
-        { deadline: Date.now() + 5_000 },
-        (err, value) => (err ? reject(err) : resolve(value!)),
-      ),
-    );
-  const encode = (obj: object) => Buffer.from(CheckRequestType().encode(CheckRequestType().fromObject(obj)).finish());
+  const check = (bytes: Buffer) => rawCheck(raw, bytes);
+  const encode = encodeCheckRequest;
 
   /** Hostile text: control characters, separators, unicode, percent-encodings, very long runs. */
   const hostile = fc.oneof(
@@ -250,7 +239,7 @@ policy:
     await fc.assert(
       fc.asyncProperty(request, async (generated) => {
         const sent = await build(generated);
-        expectWellFormed(await rawCheck(encode(sent.request)), sent);
+        expectWellFormed(await check(encode(sent.request)), sent);
       }),
       { numRuns: RUNS },
     );
@@ -275,14 +264,14 @@ policy:
     const bytes = fc.oneof(mutated, fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)));
     await fc.assert(
       fc.asyncProperty(bytes, async (b) => {
-        expectWellFormed(await rawCheck(b), { valid: false, secrets: [] });
+        expectWellFormed(await check(b), { valid: false, secrets: [] });
       }),
       { numRuns: RUNS },
     );
   });
 
   it('still serves a valid request after the fuzzing, with no internal error logged', async () => {
-    const res = expectWellFormed(await rawCheck(encode(envoyCheckRequest({ headers: { authorization: `Bearer ${creds.jwt.valid}` } }))), {
+    const res = expectWellFormed(await check(encode(envoyCheckRequest({ headers: { authorization: `Bearer ${creds.jwt.valid}` } }))), {
       valid: true,
       secrets: [creds.jwt.valid],
     });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { envoyCheckRequest } from '../../../src/grpc/client.js';
 import { startTestGate, type TestGate } from '../../helpers/gate.js';
-import { CheckRequestType, decodeCheckResponse } from '../../helpers/envoy-wire.js';
+import { decodeCheckResponse, encodeCheckRequest, rawCheck } from '../../helpers/envoy-wire.js';
 
 const config = `
 identity:
@@ -25,17 +25,8 @@ policy:
 describe('the answer on the wire', () => {
   let t: TestGate;
   let raw: grpc.Client;
-  const rawCall = (bytes: Buffer) =>
-    new Promise<Buffer>((resolve, reject) =>
-      raw.makeUnaryRequest(
-        '/envoy.service.auth.v3.Authorization/Check',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        bytes,
-        (err, value) => (err ? reject(err) : resolve(value!)),
-      ),
-    );
-  const encode = (obj: object) => Buffer.from(CheckRequestType().encode(CheckRequestType().fromObject(obj)).finish());
+  const rawCall = (bytes: Buffer) => rawCheck(raw, bytes);
+  const encode = encodeCheckRequest;
 
   beforeAll(async () => {
     t = await startTestGate(config);
