@@ -57,19 +57,31 @@ async function withAuthz(ctx: Context, id: string, server: Stoppable | undefined
   }
 }
 
-/** Row (b) or (c); `nodeFlags` (e.g. --cpu-prof) only for the profile run, never for a measured row. */
-export const modelgate = (redis: boolean, nodeFlags?: string[]) => async (ctx: Context) => {
+/**
+ * Row (b), (c) or (c2); `batch` pins `limits.redis.batch` ((c) off, (c2) on, whatever the default).
+ * `nodeFlags` (e.g. --cpu-prof) only for the profile run, never for a measured row.
+ */
+export const modelgate = (redis: boolean, nodeFlags?: string[], batch?: boolean) => async (ctx: Context) => {
   const adminPort = await freePort();
+  let configFile = ctx.fx.configFile(adminPort, redis ? ctx.redis.url : undefined);
+  if (batch !== undefined) {
+    const yaml = readFileSync(configFile, 'utf8');
+    if (!yaml.includes('timeout_ms: 100 }')) throw new Error(`${configFile}: no redis section to add batch to`);
+    configFile = configFile.replace(/\.yaml$/, `-batch-${batch}.yaml`);
+    writeFileSync(configFile, yaml.replace('timeout_ms: 100 }', `timeout_ms: 100, batch: ${batch} }`));
+  }
   // One worker: Envoy (one worker thread) opens one HTTP/2 connection to the cluster, and a
   // cluster of Node workers balances connections, so a second worker would sit idle.
-  const server = await startModelgate({ configFile: ctx.fx.configFile(adminPort, redis ? ctx.redis.url : undefined), workers: 1, probe: ctx.fx.payloads.no_credential, nodeFlags });
-  return withAuthz(ctx, redis ? 'modelgate-redis' : 'modelgate', server, server.port, [EXT_AUTHZ], { modelgate: server, ...(redis ? { redis: ctx.redis } : {}) });
+  const server = await startModelgate({ configFile, workers: 1, probe: ctx.fx.payloads.no_credential, nodeFlags });
+  const name = redis ? (batch ? 'modelgate-redis-batch' : 'modelgate-redis') : 'modelgate';
+  return withAuthz(ctx, name, server, server.port, [EXT_AUTHZ], { modelgate: server, ...(redis ? { redis: ctx.redis } : {}) });
 };
 
 export const ROWS: readonly RowSpec[] = [
   { id: 'a', label: 'Envoy, no ext_authz', allowsAll: true, start: (ctx) => withAuthz(ctx, 'bare', undefined, undefined, [], {}) },
   { id: 'b', label: 'ext_authz → modelgate (JWT cached, RBAC, memory limiter)', start: modelgate(false) },
-  { id: 'c', label: 'ext_authz → modelgate (same, Redis limiter)', start: modelgate(true) },
+  { id: 'c', label: 'ext_authz → modelgate (same, Redis limiter)', start: modelgate(true, undefined, false) },
+  { id: 'c2', label: 'ext_authz → modelgate (same, Redis limiter, batched)', start: modelgate(true, undefined, true) },
   {
     id: 'd',
     label: 'ext_authz → no-op Check server (grpc-js)',

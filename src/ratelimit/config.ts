@@ -67,6 +67,12 @@ const redisSchema = z.strictObject({
   /** Remember over-limit buckets locally until they could pass again, sparing Redis the flood. */
   deny_cache: z.boolean().default(true),
   /**
+   * Send the checks that arrive in the same event-loop turn as one script call that decides each
+   * of them in order, each still all-or-none (docs/rate-limits.md). Standalone Redis only: on a
+   * Cluster each check keeps its own call.
+   */
+  batch: z.boolean().default(false),
+  /**
    * Stop waiting on a Redis known to be down. The circuit opens when the connection is not ready
    * (refused, closed, reconnecting) or after `failures` calls in a row failed or timed out while
    * Redis answered nothing else; while open, each limit applies its `on_redis_error` at once and

@@ -1,6 +1,8 @@
-// The shared limiter: token buckets in Redis, one Lua script per check, with a local fallback
+// The shared limiter: token buckets in Redis, one atomic Lua decision per check (one script call
+// per check, or the checks of one loop turn in one call: batch.ts), with a local fallback
 // per limit when Redis fails or is slow, and a circuit that stops waiting on a Redis known down.
 
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Limiter, LimitOutcome, LimitRequest } from './limiter.js';
 import type { CompiledLimits, Plan } from './compile.js';
@@ -12,6 +14,10 @@ import { LoadFactor } from './load-factor.js';
 import { MemoryTokens, memoryOutcome } from './memory-limiter.js';
 import { toOutcome } from './report.js';
 import type { TakeResult } from './take-tokens.js';
+import { parseScriptReply } from './token-bucket-script.js';
+import { ScriptBatcher } from './batch.js';
+
+export { parseScriptReply };
 
 export interface RedisLimiterOptions {
   readonly logger?: Logger | undefined;
@@ -26,6 +32,8 @@ export interface RedisLimiterOptions {
   readonly onCall?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined;
   /** Each change of the circuit's state (logged here too): metrics. */
   readonly onCircuit?: ((state: CircuitState) => void) | undefined;
+  /** With `limits.redis.batch`: each batched script call and how many checks it carried. */
+  readonly onBatch?: ((checks: number) => void) | undefined;
 }
 
 const ALLOWED_NOTHING: LimitOutcome = { allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] };
@@ -53,19 +61,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new RedisTimeout(`redis did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Decodes the script's reply: {status, now, blockMs, ok1, tokens1, …}. */
-export function parseScriptReply(reply: unknown[], buckets: number): TakeResult {
-  const [status, nowMs, blockMs] = reply.slice(0, 3).map(Number) as [number, number, number];
-  if (status === 2) return { status: 'blocked', nowMs, blockMs };
-  const ok: boolean[] = [];
-  const tokens: number[] = [];
-  for (let i = 0; i < buckets; i++) {
-    ok.push(Number(reply[3 + i * 2]) === 1);
-    tokens.push(Number(reply[4 + i * 2]));
-  }
-  return { status: status === 0 ? 'allowed' : 'rate_limited', nowMs, ok, tokens };
 }
 
 /** The script arguments that are the same for every check: TTL padding, idle cap, block policy. */
@@ -100,6 +95,8 @@ export class RedisLimiter implements Limiter {
   readonly #unavailable = new Map<string, LimitOutcome>();
   readonly #staticArgs: string[];
   readonly #requestClock: boolean;
+  /** `limits.redis.batch` on a standalone Redis: the checks of one loop turn share one script call. */
+  readonly #batcher: ScriptBatcher | undefined;
   #lastErrorLog = -Infinity;
   /** Counters for metrics and tests: Redis failures answered by the fail mode. */
   readonly failures = { fallbackOpen: 0, failedClosed: 0 };
@@ -142,6 +139,9 @@ export class RedisLimiter implements Limiter {
     this.#loadFactor =
       lf === undefined ? undefined : new LoadFactor(this.#client, { key: lf.key, refreshMs: lf.refresh_ms, min: lf.min });
     this.#staticArgs = staticScriptArgs(compiled, options.ttlPadMs ?? 1_000);
+    // A Cluster keeps one script per check: a script's keys must share a slot, and two subjects' don't.
+    this.#batcher =
+      redis.batch && !client.isCluster ? new ScriptBatcher(client as Redis, { staticArgs: this.#staticArgs, onBatch: options.onBatch }) : undefined;
     options.logger?.info({ redis: redactUrl(redis.url) }, 'rate limiter using redis');
   }
 
@@ -176,7 +176,9 @@ export class RedisLimiter implements Limiter {
   }
 
   #run(plan: Plan, nowMs: number, scale: number): Promise<TakeResult> {
-    return runTakeScript(this.#client, plan, { nowMs: this.#requestClock ? nowMs : undefined, scale, staticArgs: this.#staticArgs });
+    const at = this.#requestClock ? nowMs : undefined;
+    if (this.#batcher !== undefined) return this.#batcher.take(plan, at, scale);
+    return runTakeScript(this.#client, plan, { nowMs: at, scale, staticArgs: this.#staticArgs });
   }
 
   /** Redis failed, was slow or is known down: fail closed if any enforced limit says so, else charge locally. */

@@ -32,8 +32,11 @@ async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `limits.redis.batch` for the limiters made next: the standalone cases run with it off and on. */
+let batch = false;
+
 async function limiterFor(url: string, section: Record<string, unknown>, ttlPadMs?: number): Promise<RedisLimiter> {
-  const config = limitsSchema.parse({ ...section, redis: { url, timeout_ms: 2_000, ...(section.redis as object) } });
+  const config = limitsSchema.parse({ ...section, redis: { url, timeout_ms: 2_000, batch, ...(section.redis as object) } });
   const limiter = new RedisLimiter(compileLimits(config), ttlPadMs === undefined ? {} : { ttlPadMs });
   await until(() => limiter.ready());
   return limiter;
@@ -54,17 +57,19 @@ async function cli(...args: string[]): Promise<string> {
   return out;
 }
 
-describe('standalone redis', () => {
+describe.each([{ batched: false }, { batched: true }])('standalone redis (batch: $batched)', ({ batched }) => {
   let redis: RedisServer;
   let admin: Redis;
   const open: RedisLimiter[] = [];
   const track = (l: RedisLimiter) => (open.push(l), l);
 
   beforeAll(async () => {
+    batch = batched;
     redis = await startRedis();
     admin = new Redis(redis.url);
   });
   afterAll(async () => {
+    batch = false;
     await Promise.all(open.map((l) => l.close()));
     admin?.disconnect();
     await redis?.stop();

@@ -12,8 +12,8 @@ import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } fr
 const TAKER = fileURLToPath(new URL('../../helpers/ratelimit/taker.ts', import.meta.url));
 
 /** A bucket of 100 that does not refill during the test; generous timeout so no take falls back. */
-const limitsFor = (url: string) => ({
-  redis: { url, timeout_ms: 5_000 },
+const limitsFor = (url: string, batch = false) => ({
+  redis: { url, timeout_ms: 5_000, batch },
   buckets: [{ id: 'hundred', rate: 1, per: 'day', burst: 100, on_redis_error: 'fail_closed' }],
 });
 
@@ -43,8 +43,8 @@ interface Counts {
 }
 
 /** Starts the child limiter, waits for "ready", and returns a trigger that resolves its counts. */
-async function childTaker(url: string, subject: string, takes: number): Promise<() => Promise<Counts>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', TAKER, JSON.stringify({ limits: limitsFor(url), subject, takes })], {
+async function childTaker(url: string, subject: string, takes: number, batch: boolean): Promise<() => Promise<Counts>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', TAKER, JSON.stringify({ limits: limitsFor(url, batch), subject, takes })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let out = '';
@@ -63,11 +63,11 @@ async function childTaker(url: string, subject: string, takes: number): Promise<
   };
 }
 
-async function race(url: string, subject: string): Promise<{ parent: Counts; child: Counts }> {
-  const limiter = createLimiter(limitsSchema.parse(limitsFor(url)));
+async function race(url: string, subject: string, batch = false): Promise<{ parent: Counts; child: Counts }> {
+  const limiter = createLimiter(limitsSchema.parse(limitsFor(url, batch)));
   try {
     await until(() => limiter.ready());
-    const go = await childTaker(url, subject, 500);
+    const go = await childTaker(url, subject, 500, batch);
     const [childCounts, outcomes] = await Promise.all([go(), Promise.all(Array.from({ length: 500 }, (_, i) => take(limiter, subject, i)))]);
     const parent = {
       allowed: outcomes.filter((o) => o.allowed).length,
@@ -91,6 +91,13 @@ describe('standalone redis', () => {
 
   it('1,000 concurrent takes from two processes against a bucket of 100: exactly 100 allowed', async () => {
     const { parent, child } = await race(redis.url, 'shared-caller');
+    expect(parent.other + child.other).toBe(0);
+    expect(parent.allowed + child.allowed).toBe(100);
+    expect(parent.denied + child.denied).toBe(900);
+  });
+
+  it('the same with limits.redis.batch on in both processes', async () => {
+    const { parent, child } = await race(redis.url, 'batched-caller', true);
     expect(parent.other + child.other).toBe(0);
     expect(parent.allowed + child.allowed).toBe(100);
     expect(parent.denied + child.denied).toBe(900);

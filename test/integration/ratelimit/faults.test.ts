@@ -37,7 +37,8 @@ async function timed(limiter: RedisLimiter, subject: string): Promise<{ outcome:
   return { outcome, ms: performance.now() - start };
 }
 
-describe('redis failure', () => {
+// Every case with one script per check and with batched checks (`limits.redis.batch`).
+describe.each([{ batch: false }, { batch: true }])('redis failure (batch: $batch)', ({ batch }) => {
   let redis: RedisServer;
   let limiter: RedisLimiter;
   const calls: Array<{ outcome: 'ok' | 'error'; seconds: number }> = [];
@@ -48,7 +49,7 @@ describe('redis failure', () => {
     process.on('unhandledRejection', onUnhandled);
     redis = await startRedis();
     const config = limitsSchema.parse({
-      redis: { url: redis.url, timeout_ms: 200 },
+      redis: { url: redis.url, timeout_ms: 200, batch },
       buckets: [
         { id: 'open', rate: 1, per: 'hour', burst: 3, match: { subjects: ['open-*'] }, on_redis_error: 'fail_open' },
         { id: 'closed', rate: 1, per: 'hour', burst: 3, match: { subjects: ['closed-*'] }, on_redis_error: 'fail_closed' },
@@ -135,7 +136,7 @@ describe('redis failure', () => {
 
   it('stops waiting on a hung Redis after failures in a row, and goes back to it once it answers', async () => {
     const config = limitsSchema.parse({
-      redis: { url: redis.url, timeout_ms: 100, circuit: { failures: 3, probe_ms: 50 } },
+      redis: { url: redis.url, timeout_ms: 100, batch, circuit: { failures: 3, probe_ms: 50 } },
       buckets: [{ id: 'closed', rate: 1, per: 'hour', burst: 100, on_redis_error: 'fail_closed' }],
     });
     const states: string[] = [];

@@ -19,6 +19,7 @@ describe('limits config', () => {
       timeout_ms: 50,
       max_idle_seconds: 86_400,
       deny_cache: true,
+      batch: false,
       circuit: { failures: 5, probe_ms: 100 },
     });
     expect(config.headers).toBe('ietf');

@@ -1,5 +1,6 @@
 // The shared case table, run step by step against the in-memory algorithm and the Lua script on a
-// real Redis with the same injected clock: same outcomes, same token counts to the last bit.
+// real Redis with the same injected clock: same outcomes, same token counts to the last bit. The
+// Lua runs both as one script per check and through the batch script (limits.redis.batch).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitsSchema } from '../../../src/ratelimit/config.js';
@@ -8,6 +9,8 @@ import { MEMORY_FULL, MemoryTokens } from '../../../src/ratelimit/memory-limiter
 import { connectRedis, type LimiterClient } from '../../../src/ratelimit/redis-connection.js';
 import { runTakeScript, staticScriptArgs } from '../../../src/ratelimit/redis-limiter.js';
 import { toOutcome } from '../../../src/ratelimit/report.js';
+import { ScriptBatcher } from '../../../src/ratelimit/batch.js';
+import type { Redis } from 'ioredis';
 import type { LimitRequest } from '../../../src/ratelimit/limiter.js';
 import type { TakeResult } from '../../../src/ratelimit/take-tokens.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -45,14 +48,18 @@ describe.each(CASES.map((c, i) => ({ ...c, index: i })))('$name', ({ limits, ste
     // Long TTL padding: Redis expires keys on its real clock while the test drives a fake one.
     const staticArgs = staticScriptArgs(compiled, 600_000);
     const subject = `case-${index}`;
+    const batcher = new ScriptBatcher(client as Redis, { staticArgs });
     for (const [n, step] of steps.entries()) {
       const plan = compiled.plan(request(subject, step));
+      // The same step for a twin subject, decided inside the batch script.
+      const twin = compiled.plan(request(`${subject}-batched`, step));
       const scale = step.scale ?? 1;
       const taken = memory.take(plan, step.at, scale);
       if (taken === MEMORY_FULL || 'untracked' in taken) throw new Error(`step ${n}: the in-memory store is full`);
       const inMemory: TakeResult = taken;
       const inLua = await runTakeScript(client, plan, { nowMs: step.at, scale, staticArgs });
       expect(inLua, `step ${n}: Lua and memory agree`).toEqual(inMemory);
+      expect(await batcher.take(twin, step.at, scale), `step ${n}: batched Lua and memory agree`).toEqual(inMemory);
 
       const outcome = toOutcome(inMemory, plan.charges, { headers: 'ietf', scale });
       const e = step.expect;
