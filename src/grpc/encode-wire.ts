@@ -38,7 +38,11 @@ class ReverseWriter {
     this.pos = bigger.length - used;
   }
 
-  /** Bytes written so far, copied out of the scratch buffer. */
+  /**
+   * Bytes written so far, copied out of the scratch buffer. A view would save ~0.5 µs, not measurable
+   * per call (docs/performance.md, "Check path ceiling"), and is safe only while grpc-js copies the
+   * message before the next encode: a server interceptor can hold it, and the next check would overwrite it.
+   */
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.buf.length - this.pos);
     this.buf.copy(out, 0, this.pos);
