@@ -103,7 +103,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     };
     const first = checkedStages(loaded, buildOptions);
     if (!first.ok) throw first.error;
-    void first.warm();
+    const warming = first.warm();
     const stages: StagesRef = { current: first.stages };
     metrics.setPolicy(loaded.config, loaded.sha256);
 
@@ -213,6 +213,12 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     }
 
     phase = 'serving';
+    // Once more, shortly after serving begins and the startup fetch has settled: that fetch left while
+    // the process was still loading, and a tight jwks_timeout_ms can expire before its answer is read.
+    // warm() fetches only for issuers still without keys.
+    const rewarm = setTimeout(() => void warming.then(() => (stages.current === first.stages ? first.warm() : undefined)), 100);
+    rewarm.unref();
+    closers.push('JWKS re-warm', () => clearTimeout(rewarm));
     closers.push('readiness monitor', () => readiness.stop());
     await readiness.start();
 

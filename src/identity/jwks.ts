@@ -10,7 +10,10 @@ export class JwksUnavailableError extends Error {
 
 export interface KeySource {
   readonly getKey: JWTVerifyGetKey;
-  /** Fetch keys ahead of the first request; failures are retried lazily, never thrown. */
+  /**
+   * Fetch keys ahead of the first request when none are held yet (a no-op once they are);
+   * failures are retried lazily, never thrown.
+   */
   warm(): Promise<void>;
   /**
    * Grows each time a successful fetch no longer lists a key the source held: tokens verified
@@ -134,5 +137,5 @@ export function remoteKeySource(options: RemoteKeySourceOptions): KeySource {
     }
   };
 
-  return { getKey, warm: refresh, revision: () => revision };
+  return { getKey, warm: () => (keys ? Promise.resolve() : refresh()), revision: () => revision };
 }
