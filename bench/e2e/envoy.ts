@@ -7,7 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT } from '../procs.js';
-import { httpGet, startChild, type Child } from './child.js';
+import { httpGet, startChild, type Child } from '../child.js';
 
 export function findEnvoy(): string {
   const fromEnv = process.env['MODELGATE_ENVOY_BIN'];

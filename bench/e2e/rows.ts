@@ -9,7 +9,7 @@ import { freePort, startCeiling, startModelgate } from '../procs.js';
 import { EXT_AUTHZ, envoyConfig, jwtRbacFilters } from './envoy-config.js';
 import { startEnvoy, type BenchEnvoy } from './envoy.js';
 import type { Shot } from './load.js';
-import type { BenchRedis } from './redis.js';
+import type { RedisServer } from '../redis.js';
 import type { Probe } from './verify.js';
 
 export interface Context {
@@ -17,7 +17,7 @@ export interface Context {
   readonly opaBin: string;
   readonly work: string;
   readonly fx: Fixtures;
-  readonly redis: BenchRedis;
+  readonly redis: RedisServer;
 }
 
 export interface RowSpec {

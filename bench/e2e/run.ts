@@ -15,7 +15,7 @@ import { addedLatencyChart } from './chart.js';
 import { profileModelgate } from './profile.js';
 import { envoyVersion, findEnvoy } from './envoy.js';
 import { h2loadVersion } from './load.js';
-import { redisVersion, startRedis } from './redis.js';
+import { redisVersion, startRedis } from '../redis.js';
 import { latencyTable, shareOverNoop, targets, throughputTable, type RowResult } from './report.js';
 import { ROWS, type Context } from './rows.js';
 import { measureAll } from './measure.js';

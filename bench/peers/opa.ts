@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { httpGet, startChild, type Child } from '../e2e/child.js';
+import { httpGet, startChild, type Child } from '../child.js';
 
 export const OPA_ENVOY_MODULE = 'github.com/open-policy-agent/opa-envoy-plugin';
 export const OPA_ENVOY_VERSION = 'v1.13.0-envoy';

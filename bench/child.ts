@@ -1,4 +1,4 @@
-// Child processes of the end-to-end bench (Envoy, OPA-Envoy, redis-server): started, polled until
+// Child processes of the benches (Envoy, OPA-Envoy, redis-server): started, polled until
 // ready, stopped on the way out, and SIGKILLed if the bench itself dies first.
 
 import { spawn, type ChildProcess } from 'node:child_process';
