@@ -9,20 +9,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { buildStages } from '../../src/app/build-stages.js';
-import { loadConfig } from '../../src/config/load.js';
 import { decisionLog } from '../../src/decision/decision-log.js';
 import { decodeCheckInput } from '../../src/grpc/decode-wire.js';
 import { encodeCheckResponseBytes } from '../../src/grpc/encode-wire.js';
 import { authorizationServiceDefinition } from '../../src/grpc/protos.js';
-import { createLogger } from '../../src/log/logger.js';
 import { createAuthorizer } from '../../src/pipeline/authorizer.js';
 import { lazyJsonBody } from '../../src/check/body.js';
 import { evaluateRules } from '../../src/policy/evaluate-rules.js';
 import { normalizePath } from '../../src/policy/normalize-path.js';
-import { createLimiter } from '../../src/ratelimit/create-limiter.js';
-import { makeFixtures } from '../fixtures.js';
+import { benchStages } from './bench-stages.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const msPerCase = Number(process.argv[3] ?? 150);
@@ -33,17 +28,7 @@ function fail(message: string): never {
 
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-micro-'));
 try {
-  const fx = await makeFixtures(dir);
-  const loaded = loadConfig(fx.configFile(0));
-  let nowMs = Date.UTC(2026, 10, 23);
-  const now = () => nowMs;
-  const limiter = createLimiter(loaded.config.limits!);
-  const built = buildStages(loaded, { env: {}, now, limiter });
-  if (!built.ok) fail(JSON.stringify(built.problems));
-  await built.warm();
-  const stages = built.stages;
-  // Decision lines go to /dev/null through the process logger, as in the bench's server.
-  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const { fx, stages, limiter, clock, logger } = await benchStages(dir);
   const log = decisionLog(logger, true, { trace: true });
   const authorizer = createAuthorizer({ current: stages }, { log });
 
@@ -53,7 +38,7 @@ try {
   const input = decodeCheckInput(bytes);
   if (typeof input !== 'object') fail('decode');
   const body = lazyJsonBody(input.body);
-  const resolved = await stages.identity.resolve(input, nowMs);
+  const resolved = await stages.identity.resolve(input, clock.ms);
   if (!resolved.ok) fail('identity');
   const identity = resolved.identity;
   const targeted = stages.target(input, body);
@@ -88,8 +73,8 @@ try {
       if (!v.allowed || v.ruleId !== 'analysts-predict') fail('authorize');
     },
     'limiter take (2 buckets)': async () => {
-      nowMs++;
-      const l = await limiter.take({ identity, model: target.model, action: target.action, requestId: input.requestId, body, now: nowMs });
+      clock.ms++;
+      const l = await limiter.take({ identity, model: target.model, action: target.action, requestId: input.requestId, body, now: clock.ms });
       if (!l.allowed || l.responseHeaders.length !== 2) fail('limiter');
     },
     'encode CheckResponse (allow)': () => {
@@ -101,7 +86,7 @@ try {
       log({ decisionId: 'd', input, decision: outcome.decision, latencyUs: 50, httpStatus: 200 });
     },
     'full check (api key): authorizer + finish': async () => {
-      nowMs++;
+      clock.ms++;
       const o = await authorizer(input);
       if (!o.decision.allowed || o.decision.reason !== 'allowed') fail('check');
       o.finish();

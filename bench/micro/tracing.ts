@@ -14,18 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { buildStages } from '../../src/app/build-stages.js';
-import { loadConfig } from '../../src/config/load.js';
 import { decisionLog, type DecisionLog } from '../../src/decision/decision-log.js';
 import { checkInputFromMessage } from '../../src/grpc/decode-message.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { Authorizer } from '../../src/check/authorizer-port.js';
 import { createAuthorizer } from '../../src/pipeline/authorizer.js';
-import { createLimiter } from '../../src/ratelimit/create-limiter.js';
 import { tracingSettings } from '../../src/tracing/settings.js';
 import { startTracing, type RunningTracing } from '../../src/tracing/start.js';
-import { makeFixtures } from '../fixtures.js';
+import { benchStages } from './bench-stages.js';
 
 const rounds = Number(process.argv[2] ?? 9);
 const msPerCase = Number(process.argv[3] ?? 300);
@@ -56,15 +51,7 @@ const endpoint = `http://127.0.0.1:${await collectorSays()}`;
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-tracing-bench-'));
 const running: RunningTracing[] = [];
 try {
-  const fx = await makeFixtures(dir);
-  const loaded = loadConfig(fx.configFile(0));
-  let nowMs = Date.UTC(2026, 10, 23);
-  const now = () => nowMs;
-  const limiter = createLimiter(loaded.config.limits!);
-  const built = buildStages(loaded, { env: {}, now, limiter });
-  if (!built.ok) fail(JSON.stringify(built.problems));
-  await built.warm();
-  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const { fx, stages, clock, logger } = await benchStages(dir);
   const plainLog = decisionLog(logger, true, { trace: true });
 
   /** A traced decision log with the batch processor sized so 100% sampling is exported, not dropped. */
@@ -93,7 +80,7 @@ try {
   // One tracer per row, so each row's export is charged to that row (flushed before its clock stops).
   const row = async (sampler?: string, ratio?: number) => {
     const t = sampler ? await traced(sampler, ratio) : { log: plainLog, flush: async () => {} };
-    return { authorizer: createAuthorizer({ current: built.stages }, { log: t.log }), flush: t.flush };
+    return { authorizer: createAuthorizer({ current: stages }, { log: t.log }), flush: t.flush };
   };
   const off = await row();
   const parent1 = await row('parentbased_always_on');
@@ -109,7 +96,7 @@ try {
     return (name: string) => (name === 'traceparent' ? header : undefined);
   };
   const run = async (authorizer: Authorizer, transport?: (name: string) => string | undefined, request = input) => {
-    nowMs++;
+    clock.ms++;
     const o = await authorizer(request);
     if (!o.decision.allowed || o.decision.reason !== 'allowed') fail('check');
     o.finish(transport);
