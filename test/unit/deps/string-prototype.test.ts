@@ -3,24 +3,13 @@
 // `charCodeAt` in the process (pino's escaping, protobuf strings, our path and response codecs)
 // runs 3-5x slower: the Check path lost about a third of its throughput to one `import`.
 
-import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { STRING_SUBCLASS, stringPrototypeAfter } from '../../helpers/string-prototype.js';
 
 function probe(prelude: string): string {
   const modules = ['src/main.ts', 'src/ratelimit/redis-connection.ts', 'src/cli/commands/serve.ts'].map((m) => JSON.stringify(resolve(m)));
-  const script = [
-    // Function() compiles with natives syntax when the flag is on; the test file itself needs none.
-    "const fast = new Function('return %HasFastProperties(String.prototype)');",
-    "if (!fast()) { console.log('slow at start'); process.exit(0); }",
-    prelude,
-    ...modules.map((m) => `await import(${m});`),
-    "console.log(fast() ? 'fast' : 'slow');",
-    'process.exit(0);',
-  ].join('\n');
-  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
-  if (run.status !== 0) throw new Error(run.stderr);
-  return run.stdout.trim().split('\n').at(-1)!;
+  return stringPrototypeAfter([prelude, ...modules.map((m) => `await import(${m});`)]);
 }
 
 describe("the server's module graph", () => {
@@ -29,6 +18,6 @@ describe("the server's module graph", () => {
   });
 
   it('the probe sees a String subclass (so the check above can fail)', () => {
-    expect(probe('class Verbatim extends String {}; globalThis.keep = Verbatim;')).toBe('slow');
+    expect(probe(STRING_SUBCLASS)).toBe('slow');
   });
 });

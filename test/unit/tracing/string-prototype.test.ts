@@ -2,16 +2,14 @@
 // on, must leave String.prototype in V8's fast mode (see test/unit/deps/string-prototype.test.ts for
 // why: a dictionary-mode String.prototype slows every charCodeAt in the process 3-5x).
 
-import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { STRING_SUBCLASS, stringPrototypeAfter } from '../../helpers/string-prototype.js';
 
 function probe(prelude: string): string {
   const start = JSON.stringify(resolve('src/tracing/start.ts'));
   const settings = JSON.stringify(resolve('src/tracing/settings.ts'));
-  const script = [
-    "const fast = new Function('return %HasFastProperties(String.prototype)');",
-    "if (!fast()) { console.log('slow at start'); process.exit(0); }",
+  return stringPrototypeAfter([
     prelude,
     `const { startTracing } = await import(${start});`,
     `const { tracingSettings } = await import(${settings});`,
@@ -21,12 +19,7 @@ function probe(prelude: string): string {
     "  running.tracer.startSpan('probe').end();",
     '  await running.shutdown();',
     '}',
-    "console.log(fast() ? 'fast' : 'slow');",
-    'process.exit(0);',
-  ].join('\n');
-  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
-  if (run.status !== 0) throw new Error(run.stderr);
-  return run.stdout.trim().split('\n').at(-1)!;
+  ]);
 }
 
 describe('the tracing modules', () => {
@@ -35,6 +28,6 @@ describe('the tracing modules', () => {
   });
 
   it('the probe sees a String subclass (so the check above can fail)', () => {
-    expect(probe('class Verbatim extends String {}; globalThis.keep = Verbatim;')).toBe('slow');
+    expect(probe(STRING_SUBCLASS)).toBe('slow');
   });
 });
