@@ -2,7 +2,7 @@
 // `validate` prints, so an operator sees an exposed, unauthenticated Check port before an attacker does.
 
 import type { Config } from '../config/schema.js';
-import { splitAddress } from '../net/listen.js';
+import { isLoopbackAddress } from '../net/listen.js';
 
 export interface Exposure {
   /** Config key of the listener (`server.grpc`, `server.http`). */
@@ -21,11 +21,11 @@ export interface Exposure {
 export function plaintextExposures(server: Config['server']): Exposure[] {
   const out: Exposure[] = [];
   const grpc = server.grpc;
-  if (!grpc.tls && !isLoopback(grpc.address)) {
+  if (!grpc.tls && !isLoopbackAddress(grpc.address)) {
     out.push(exposure('server.grpc', grpc.address, grpc.allow_plaintext_beyond_loopback, 'without TLS: any host that reaches it can claim any principal'));
   }
   const http = server.http;
-  if (http.enabled && !isLoopback(http.address)) {
+  if (http.enabled && !isLoopbackAddress(http.address)) {
     out.push(exposure('server.http', http.address, http.allow_plaintext_beyond_loopback, 'and trusts every control header it is sent (method, URI, client certificate)'));
   }
   return out;
@@ -36,11 +36,4 @@ function exposure(key: string, address: string, acknowledged: boolean, risk: str
     ? `${key}.allow_plaintext_beyond_loopback is true: the hop must be protected another way (mesh mTLS, private network)`
     : `bind it to 127.0.0.1, ${key === 'server.grpc' ? 'set server.grpc.tls with client_ca_file, ' : ''}or set ${key}.allow_plaintext_beyond_loopback: true once the hop is protected another way (docs/security.md)`;
   return { key, address, acknowledged, message: `${key} listens on ${address} beyond loopback ${risk}; ${fix}` };
-}
-
-/** 127.0.0.0/8, ::1 and `localhost`; anything else (0.0.0.0, ::, a name, a LAN address) is reachable. */
-export function isLoopback(address: string): boolean {
-  const { host } = splitAddress(address);
-  if (host === 'localhost' || host === '::1') return true;
-  return /^127(\.\d{1,3}){3}$/.test(host);
 }

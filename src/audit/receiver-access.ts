@@ -1,25 +1,12 @@
 // Who may write into the audit trail: the receiver's listen address (loopback, or beyond it only with
 // mTLS), and for each stream the authenticated sender it records, or the reason it is refused.
 
-import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../net/listen.js';
 import type { PeerCertificate } from 'node:tls';
-
-/**
- * True for an address only this host can reach: a unix socket, `localhost`, 127.0.0.0/8 or ::1.
- * Anything else (0.0.0.0, ::, a host name, an interface address) is reachable from the network.
- */
-export function isLoopbackListen(listen: string): boolean {
-  if (listen.startsWith('unix:') || listen.startsWith('unix-abstract:')) return true;
-  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(listen);
-  const host = bracketed ? bracketed[1]! : listen.replace(/:\d*$/, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return isIP(host) === 6 && host === '::1';
-}
 
 /** The problem with a receiver that anyone on the network could write into, or undefined. */
 export function exposureProblem(listen: string, tls: unknown): string | undefined {
-  if (tls !== undefined || isLoopbackListen(listen)) return undefined;
+  if (tls !== undefined || isLoopbackAddress(listen)) return undefined;
   return (
     `${listen} is reachable beyond loopback without audit.receiver.tls: anyone who can reach it could ` +
     'write forged entries into the audit trail; set audit.receiver.tls (mTLS with allowed_sans) or listen on 127.0.0.1'

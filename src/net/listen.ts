@@ -1,7 +1,21 @@
-// Binding a node:net / node:http server to a configured `host:port`: the one place an address is
-// split and a listen is awaited, for the admin server and the HTTP authorization server alike.
+// Listen addresses: the one place an address is split, judged loopback or not, and a node:net /
+// node:http server is bound to it (the admin server and the HTTP authorization server alike).
 
-import type { AddressInfo, Server } from 'node:net';
+import { isIP, type AddressInfo, type Server } from 'node:net';
+
+/**
+ * True for an address only this host can reach: a unix socket, `localhost`, 127.0.0.0/8 or ::1.
+ * Anything else (0.0.0.0, ::, a host name, an interface address) is reachable from the network.
+ * The one test for the Check ports' exposure warning and the audit receiver's exposure error.
+ */
+export function isLoopbackAddress(address: string): boolean {
+  if (address.startsWith('unix:') || address.startsWith('unix-abstract:')) return true;
+  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(address);
+  const host = bracketed ? bracketed[1]! : address.replace(/:\d*$/, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return isIP(host) === 6 && host === '::1';
+}
 
 /** `127.0.0.1:9192`, `[::1]:9192`, `localhost:0`; the schema already checked the shape. */
 export function splitAddress(address: string): { host: string; port: number } {

@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
-import { isLoopback, plaintextExposures } from '../../../src/app/exposure.js';
+import { plaintextExposures } from '../../../src/app/exposure.js';
+import { isLoopbackAddress } from '../../../src/net/listen.js';
 
 const server = (input: unknown) => configSchema.parse({ server: input, policy: { roles: {} } }).server;
 
@@ -41,7 +42,7 @@ describe('plaintextExposures', () => {
   });
 });
 
-describe('isLoopback', () => {
+describe('isLoopbackAddress', () => {
   it.each([
     ['127.0.0.1:9191', true],
     ['127.8.9.10:1', true],
@@ -54,6 +55,6 @@ describe('isLoopback', () => {
     ['127.0.0.1.evil.example:9191', false],
     ['[::ffff:127.0.0.1]:9191', false],
   ])('%s → %s', (address, expected) => {
-    expect(isLoopback(address)).toBe(expected);
+    expect(isLoopbackAddress(address)).toBe(expected);
   });
 });

@@ -1,19 +1,20 @@
 // The receiver's access rules: which listen addresses are loopback, and which identity a certificate names.
 
 import { describe, expect, it } from 'vitest';
-import { allowedSenders, exposureProblem, isLoopbackListen, parseSubjectAltName, peerIdentity } from '../../../src/audit/receiver-access.js';
+import { allowedSenders, exposureProblem, parseSubjectAltName, peerIdentity } from '../../../src/audit/receiver-access.js';
+import { isLoopbackAddress } from '../../../src/net/listen.js';
 import type { PeerCertificate } from 'node:tls';
 
 const cert = (subjectaltname: string) => ({ subjectaltname }) as PeerCertificate;
 
-describe('isLoopbackListen', () => {
+describe('isLoopbackAddress', () => {
   it.each(['127.0.0.1:9194', '127.1.2.3:0', 'localhost:9194', '[::1]:9194', 'unix:/run/modelgate/als.sock'])('%s is loopback', (listen) => {
-    expect(isLoopbackListen(listen)).toBe(true);
+    expect(isLoopbackAddress(listen)).toBe(true);
   });
   it.each(['0.0.0.0:9194', '[::]:9194', '10.0.0.5:9194', 'modelgate:9194', '[::ffff:127.0.0.1]:9194', ':9194', 'localhost.evil.example:9194'])(
     '%s is reachable from the network',
     (listen) => {
-      expect(isLoopbackListen(listen)).toBe(false);
+      expect(isLoopbackAddress(listen)).toBe(false);
       expect(exposureProblem(listen, undefined)).toContain('without audit.receiver.tls');
       expect(exposureProblem(listen, {})).toBeUndefined();
     },
