@@ -5,6 +5,7 @@ import { limitsSchema } from '../ratelimit/config.js';
 import { auditSchema } from '../audit/config.js';
 import { targetNamesSchema } from '../policy/names.js';
 import { headerValueProblem } from '../decision/header-value.js';
+import { guardrailsSchema } from '../guardrails/config.js';
 
 const nonEmpty = z.string().min(1);
 const names = z.array(nonEmpty);
@@ -261,6 +262,7 @@ export const configSchema = z.strictObject({
   answer: answerSchema,
   limits: limitsSchema.optional(),
   audit: auditSchema.optional(),
+  guardrails: guardrailsSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -86,7 +86,7 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
       upstreamHeaders: [],
       headersToRemove: [],
       clientHeaders: client,
-      body: denyBody(decision.reason, ctx.requestId),
+      body: denyBody(decision.reason, ctx.requestId, decision.bodyExtra),
       metadata,
     };
   };

@@ -15,6 +15,8 @@ export interface Decision {
   readonly limit?: LimitReport & { readonly retryAfterSeconds?: number; readonly limitId?: string };
   /** Internal detail for the decision log; never sent to the client. */
   readonly detail?: string;
+  /** Deny only: fields the client needs to act on the deny (remaining budget, approval id), added to the JSON body. */
+  readonly bodyExtra?: Readonly<Record<string, string | number>>;
 }
 
 /** A deny decision, as values: the one deny helper of the pipeline and of the rule evaluator. */

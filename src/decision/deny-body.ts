@@ -3,7 +3,12 @@
 
 import { REASONS, type ReasonCode } from './reasons.js';
 
-/** `request_id` ties the body a user quotes to the decision log line (or the failure's log line). */
-export function denyBody(reason: ReasonCode, requestId: string): string {
-  return JSON.stringify({ error: REASONS[reason].error, reason, request_id: requestId });
+/**
+ * `request_id` ties the body a user quotes to the decision log line (or the failure's log line).
+ * `extra` adds what the caller needs to act on the deny (a budget's remaining amount and reset, an
+ * approval id); it never overrides the three fixed fields.
+ */
+export function denyBody(reason: ReasonCode, requestId: string, extra?: Readonly<Record<string, string | number>>): string {
+  if (extra === undefined) return JSON.stringify({ error: REASONS[reason].error, reason, request_id: requestId });
+  return JSON.stringify({ ...extra, error: REASONS[reason].error, reason, request_id: requestId });
 }
