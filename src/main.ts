@@ -2,9 +2,16 @@
 
 import type { Logger } from 'pino';
 import { addReflection } from './grpc/reflection.js';
+import { addExtProcService } from './extproc/service.js';
+import { usageCost } from './budget/prices.js';
+import { extProcMetrics } from './extproc/metrics.js';
+import type { Settler } from './extproc/settler.js';
+import type { TransformerFactory } from './extproc/transform.js';
+import { maskingTransformers } from './guardrails/mask/compile.js';
 import { startAuditReceiver } from './audit/receiver-server.js';
 import { receiverMonitor } from './audit/receiver-monitor.js';
 import { meteredSink } from './audit/metered-sink.js';
+import { releasingSink } from './budget/release-sink.js';
 import type { AuditSink } from './audit/sink.js';
 import { effectiveAdminAddress, registryMetrics, startAdminServer, type AdminServerHandle, type Readiness } from './admin/server.js';
 import { readinessMonitor, type ServingPhase } from './admin/readiness.js';
@@ -15,6 +22,7 @@ import { internalErrorReporter } from './app/internal-errors.js';
 import { listening } from './app/listen-error.js';
 import { checkedStages, loadStages, readConfig } from './app/load-stages.js';
 import { openAudit } from './app/open-audit.js';
+import { openApprovalStage, startApprovals } from './approvals/open.js';
 import { failClosedBuckets, openLimiter } from './app/open-limiter.js';
 import { reloader, type ReloadResult } from './app/reload.js';
 import { withTracing } from './app/tracing.js';
@@ -47,6 +55,10 @@ export interface StartOptions {
   readonly auditSink?: AuditSink;
   /** Watch the config and the files it references, reloading on change (default true). */
   readonly watch?: boolean;
+  /** Overrides approvals.listen. */
+  readonly approvalsAddress?: string;
+  /** Overrides of the ext_proc service's adapters (tests, embedding): the budget Settler and body transformers. */
+  readonly extProc?: { readonly settler?: Settler; readonly transformers?: TransformerFactory };
 }
 
 export type { ReloadResult } from './app/reload.js';
@@ -59,6 +71,8 @@ export interface Modelgate {
   readonly httpPort: number | undefined;
   /** The admin (metrics, health) port; undefined unless server.admin.enabled and `admin` is not false. */
   readonly adminPort: number | undefined;
+  /** The approvers' endpoint port (approvals.listen); undefined without an approvals section. */
+  readonly approvalsPort: number | undefined;
   readonly logger: Logger;
   readonly metrics: ModelgateMetrics;
   readonly authorize: Authorizer;
@@ -85,15 +99,19 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
   let phase: ServingPhase = 'starting';
   let graceMs = 0; // a failed start has nothing in flight to wait for
   let grpc: GrpcServerHandle | undefined;
+  let approvalsPort: number | undefined;
   try {
     // Built once, first: limits and their Redis connection outlive policy reloads.
     const limits = loaded.config.limits;
-    const limiter = await openLimiter(limits, { logger, metrics, closers });
+    const limiter = await openLimiter(limits, { logger, metrics, closers, budgets: loaded.config.budgets });
+    // Grants outlive reloads too; events reach the audit store opened further down.
+    const approvals = await openApprovalStage(loaded.config.approvals, { logger, closers, audit: () => audit?.store });
 
     const buildOptions: BuildOptions = {
       env,
       now,
       limiter,
+      approvals,
       onTokenCache: metrics.tokenCache,
       onJwksFetch: (issuer, outcome, detail) => {
         metrics.jwksFetch(issuer, outcome);
@@ -127,7 +145,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
     let readinessState = 'ready';
     const readiness = readinessMonitor({
       limiter,
-      failClosedBuckets: failClosedBuckets(limits),
+      failClosedBuckets: failClosedBuckets(limits, loaded.config.budgets),
       phase: () => phase,
       serving: () => `policy sha256 ${loaded.sha256}`,
       onVerdict: (verdict) => {
@@ -157,6 +175,21 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       logger.info({ port: admin.port }, 'modelgate serving metrics and health');
     }
 
+    // Approvers act on their own listener (mTLS or JWT), never the metrics or Check port. With
+    // --workers N every worker binds it (the cluster shares the port): grants must then be in Redis.
+    const approvalsConfig = loaded.config.approvals;
+    if (approvals && approvalsConfig) {
+      const server = await listening(
+        'approvals',
+        options.approvalsAddress ?? approvalsConfig.listen,
+        startApprovals({ stage: approvals, config: approvalsConfig, address: options.approvalsAddress, baseDir: loaded.baseDir, current: () => ({ config: loaded.config, identity: stages.current.identity }), logger, now }),
+      );
+      closers.push('approvals server', () => server.close());
+      approvalsPort = server.port;
+      if (!approvalsConfig.redis && options.admin === false) logger.warn('approvals without approvals.redis: each worker keeps its own grants');
+      logger.info({ port: server.port, tls: approvalsConfig.tls !== undefined }, 'modelgate serving the approvals endpoint');
+    }
+
     // Before the check ports, so a bad receiver setting fails the start before anything serves.
     // With --workers N every worker binds it and the cluster shares the port, as for the Check port;
     // records still reach the one store through the primary (options.auditSink).
@@ -166,7 +199,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
         ? await listening(
             'audit receiver',
             receiverConfig.listen,
-            startAuditReceiver(receiverConfig, { sink: meteredSink(audit.store, { registry: metrics.registry }), privacy: audit.privacy, onEvent: alsMonitor!.onEvent }),
+            startAuditReceiver(receiverConfig, { sink: releasingSink(meteredSink(audit.store, { registry: metrics.registry }), limiter.settler, now), privacy: audit.privacy, onEvent: alsMonitor!.onEvent }),
           )
         : undefined;
     if (receiver && !receiver.ok) throw new ConfigError(loaded.file, [`${loaded.file}: ${receiver.error}`]);
@@ -189,7 +222,19 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
         onError,
         onAbandoned: (input) =>
           logger.warn({ request_id: input?.requestId || undefined }, 'check not evaluated: Envoy had reset it (its ext_authz timeout passed)'),
-        extend: (server) => addReflection(server),
+        extend: (server) => {
+          addReflection(server);
+          // The response path (ext_proc) on the same port and mTLS hop as Check.
+          addExtProcService(server, {
+            config: () => loaded.config.ext_proc,
+            settler: options.extProc?.settler ?? limiter.settler,
+            transformers: options.extProc?.transformers ?? maskingTransformers(() => loaded.config.guardrails?.masking),
+            cost: usageCost(() => loaded.config.budgets?.prices),
+            metrics: extProcMetrics(metrics.registry),
+            logger,
+            now,
+          });
+        },
       }),
     );
     checkServers.push(grpc);
@@ -255,6 +300,7 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       auditPort: receiver?.ok ? receiver.server.port : undefined,
       httpPort: http?.port,
       adminPort: admin?.port,
+      approvalsPort,
       logger,
       metrics,
       authorize,

@@ -1,9 +1,13 @@
 // Compiles a loaded config into pipeline stages, off the hot path, with every problem as a value.
 // Callers go through load-stages.ts, which reads the file and words the problems for people.
 
+import { approvalConfigProblems } from '../approvals/config-problems.js';
+import type { ApprovalStage } from '../approvals/resolve.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { answerBuilder } from '../decision/answer.js';
+import { compileConfigInputRules } from '../guardrails/input/compile.js';
+import { maskingRoleProblems } from '../guardrails/mask/compile.js';
 import { buildIdentity, type IdentityBuildOptions } from '../identity/build.js';
 import { subjectReferenceProblems } from '../identity/subject.js';
 import { compilePolicy } from '../policy/compile.js';
@@ -14,6 +18,8 @@ import type { Limiter } from '../ratelimit/limiter.js';
 
 export interface BuildOptions extends Omit<IdentityBuildOptions, 'baseDir'> {
   readonly limiter: Limiter;
+  /** Built once by the composition root, like the limiter; absent without an approvals section. */
+  readonly approvals?: ApprovalStage;
 }
 
 export type BuiltStages =
@@ -24,7 +30,9 @@ export function buildStages(loaded: LoadedConfig, options: BuildOptions): BuiltS
   const { config } = loaded;
   const problems: ConfigProblem[] = [];
   const compiled = compilePolicy(config.policy);
-  problems.push(...compiled.problems, ...grantedRoleProblems(config), ...subjectReferenceProblems(config));
+  problems.push(...compiled.problems, ...grantedRoleProblems(config), ...subjectReferenceProblems(config), ...approvalConfigProblems(config));
+  const inputRules = compileConfigInputRules(config);
+  problems.push(...inputRules.problems, ...maskingRoleProblems(config.guardrails?.masking, Object.keys(config.policy.roles)));
   const identity = buildIdentity(config, { ...options, baseDir: loaded.baseDir });
   if (!identity.ok) problems.push(...identity.problems);
   if (problems.length > 0 || !compiled.policy || !identity.ok) return { ok: false, problems };
@@ -37,6 +45,8 @@ export function buildStages(loaded: LoadedConfig, options: BuildOptions): BuiltS
       policy: compiled.policy,
       limiter: options.limiter,
       now: options.now,
+      inputRules: inputRules.compiled,
+      approvals: options.approvals,
       answer: answerBuilder(config.answer, identity.resolver.credentialHeaders, config.server.on_error.http_status),
     },
   };

@@ -2,6 +2,7 @@
 
 import { EXT_AUTHZ_NAMESPACE } from '../decision/metadata-keys.js';
 import { readExtAuthz } from './ext-authz-fields.js';
+import { EXT_PROC_NAMESPACE, readExtProc } from './ext-proc-fields.js';
 import { principalOf } from './normalize-file.js';
 import type { Privacy } from './privacy.js';
 import type { RecordSource } from './record.js';
@@ -116,6 +117,7 @@ export function normalizeAlsEntry(entry: HttpAccessLogEntry, source: RecordSourc
   const response = entry.response ?? {};
   const namespace = common.metadata?.filter_metadata?.[EXT_AUTHZ_NAMESPACE];
   const { request_id: metadataRequestId, ...authz } = readExtAuthz(namespace ? structToJson(namespace) : undefined);
+  const llmNamespace = common.metadata?.filter_metadata?.[EXT_PROC_NAMESPACE];
   const peerCert = common.tls_properties?.peer_certificate_properties;
   const uriSans = (peerCert?.subject_alt_name ?? []).flatMap((s) => (s.uri ? [s.uri] : []));
   const dnsSans = (peerCert?.subject_alt_name ?? []).flatMap((s) => (s.dns ? [s.dns] : []));
@@ -147,6 +149,7 @@ export function normalizeAlsEntry(entry: HttpAccessLogEntry, source: RecordSourc
     upstream_host: addressText(common.upstream_remote_address, true),
     ratelimit: authz.ratelimit,
     kept: privacy.kept(request.request_headers ?? {}),
+    llm: readExtProc(llmNamespace ? structToJson(llmNamespace) : undefined),
   };
   return { ok: true, record };
 }

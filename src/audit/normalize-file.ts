@@ -1,6 +1,7 @@
 // Turns one line of Envoy's JSON access-log file (the format in deploy/envoy configs) into an audit record.
 
 import { readExtAuthz } from './ext-authz-fields.js';
+import { readExtProc } from './ext-proc-fields.js';
 import type { Privacy } from './privacy.js';
 import type { AuditRecord, RecordSource } from './record.js';
 
@@ -95,6 +96,7 @@ export function normalizeFileLine(line: string, source: RecordSource, privacy: P
       bytes_sent: num(e.bytes_sent),
       upstream_host: str(e.upstream_host),
       kept: privacy.kept(e),
+      llm: readExtProc(extAuthzObject(e.ext_proc)),
     },
   };
 }

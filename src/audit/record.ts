@@ -2,8 +2,11 @@
 
 /** Where a record came from, so an auditor can trace it back and the ingester can resume exactly once. */
 export interface RecordSource {
-  /** 'envoy_als' (gRPC access-log stream) or 'envoy_file' (JSON access-log file). */
-  readonly kind: 'envoy_als' | 'envoy_file';
+  /**
+   * 'envoy_als' (gRPC access-log stream), 'envoy_file' (JSON access-log file), or 'modelgate_approvals'
+   * (a step of a just-in-time approval, written by modelgate itself: the record's `approval`).
+   */
+  readonly kind: 'envoy_als' | 'envoy_file' | 'modelgate_approvals';
   /** ALS: `<node id>/<log_name>` as the sender declared it (not proof of anything); file: the followed path. */
   readonly id: string;
   /**
@@ -31,6 +34,25 @@ export type RecordDecision = 'allow' | 'deny' | 'none';
 /** OpenTelemetry GenAI semantic-convention fields, nested so the JSON path is `gen_ai.request.model`. */
 export interface RecordGenAi {
   readonly request: { readonly model: string };
+}
+
+/**
+ * What modelgate's ext_proc saw of an LLM response (envoy.filters.http.ext_proc metadata). Token
+ * counts are absent when the response did not say them; cost only when the metadata carried it.
+ */
+export interface RecordLlm {
+  /** body | sse | headers | none */
+  readonly usage_source: string;
+  readonly input_tokens?: number | undefined;
+  readonly output_tokens?: number | undefined;
+  readonly cached_input_tokens?: number | undefined;
+  readonly cost_micro_units?: number | undefined;
+  /** SHA-256 (hex) of the response body as the model server sent it, before masking. */
+  readonly output_sha256: string;
+  readonly reservation_id: string;
+  readonly upstream_failed: boolean;
+  /** Counts per kind a response transformer (masking) changed. */
+  readonly masked: Readonly<Record<string, number>>;
 }
 
 export interface AuditRecord {
@@ -72,6 +94,21 @@ export interface AuditRecord {
   readonly ratelimit: Readonly<Record<string, string>>;
   /** Headers/fields the config asked to keep: `hmac-sha256:<hex>` unless configured as plaintext. */
   readonly kept: Readonly<Record<string, string>>;
+  /** Source kind 'modelgate_approvals' only (src/approvals/events.ts); the step is also in `reason`. */
+  readonly approval?: RecordApproval;
+  /** LLM routes only (ext_proc ran); absent elsewhere, so older records keep their bytes. */
+  readonly llm?: RecordLlm | undefined;
+}
+
+/** One step of a just-in-time approval. Times are RFC 3339 UTC; the input only as its SHA-256. */
+export interface RecordApproval {
+  readonly event: string;
+  readonly approval_id?: string;
+  readonly grant_id?: string;
+  /** The approver's qualified subject (approved, denied, revoked). */
+  readonly approver?: string;
+  readonly input_sha256?: string;
+  readonly expires_at?: string;
 }
 
 /** An actor for per-caller statistics: the subject, else the peer for unauthenticated traffic. */

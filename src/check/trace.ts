@@ -6,7 +6,7 @@ import type { IdentityResult } from '../identity/result.js';
 /** One policy rule's outcome for one check, in policy order. */
 export interface RuleTrace {
   readonly id: string;
-  readonly effect: 'allow' | 'deny';
+  readonly effect: 'allow' | 'deny' | 'require_approval';
   readonly shadow: boolean;
   readonly outcome: 'matched' | 'role' | 'subject' | 'model' | 'action' | 'condition_false' | 'condition_error' | 'body_missing';
 }

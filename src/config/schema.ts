@@ -2,10 +2,13 @@
 
 import { z } from 'zod';
 import { limitsSchema } from '../ratelimit/config.js';
+import { budgetsSchema } from '../budget/config.js';
 import { auditSchema } from '../audit/config.js';
 import { targetNamesSchema } from '../policy/names.js';
 import { headerValueProblem } from '../decision/header-value.js';
 import { guardrailsSchema } from '../guardrails/config.js';
+import { extProcSchema } from '../extproc/config.js';
+import { approvalsSchema } from '../approvals/config.js';
 
 const nonEmpty = z.string().min(1);
 const names = z.array(nonEmpty);
@@ -189,7 +192,10 @@ const identitySchema = z
 export const ruleSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'rule ids are letters, digits, _ . : -'),
   description: z.string().optional(),
-  effect: z.enum(['allow', 'deny']),
+  /** `require_approval`: allowed only while an approver's grant exists (src/approvals/); deny still wins. */
+  effect: z.enum(['allow', 'deny', 'require_approval']),
+  /** Roles that may approve a `require_approval` rule's requests; only with that effect. */
+  approvers: names.min(1).optional(),
   roles: names.optional(),
   subjects: names.optional(),
   models: names.min(1).default(['*']),
@@ -198,6 +204,12 @@ export const ruleSchema = z.strictObject({
   when: nonEmpty.optional(),
   /** Evaluate and log, never change the decision. */
   shadow: z.boolean().default(false),
+}).superRefine((rule, ctx) => {
+  if (rule.effect === 'require_approval' && rule.approvers === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'required when effect is require_approval (the roles that may approve)' });
+  } else if (rule.effect !== 'require_approval' && rule.approvers !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['approvers'], message: `only allowed with effect: require_approval (this rule's effect is ${rule.effect})` });
+  }
 });
 
 const pathTargetSchema = z.strictObject({
@@ -234,6 +246,8 @@ const answerSchema = z
         tenant: nonEmpty.default('x-modelgate-tenant'),
         auth_method: nonEmpty.default('x-modelgate-auth-method'),
         decision_id: nonEmpty.default('x-modelgate-decision-id'),
+        /** The budget reservation id on allowed requests (docs/budgets.md); default x-modelgate-reservation. */
+        reservation: nonEmpty.optional(),
       })
       .prefault({}),
     /** Which identity attribute is the tenant. */
@@ -261,8 +275,11 @@ export const configSchema = z.strictObject({
   policy: policySchema,
   answer: answerSchema,
   limits: limitsSchema.optional(),
+  budgets: budgetsSchema.optional(),
   audit: auditSchema.optional(),
   guardrails: guardrailsSchema.optional(),
+  ext_proc: extProcSchema.optional(),
+  approvals: approvalsSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

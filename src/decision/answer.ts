@@ -40,7 +40,16 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
   ];
   // Refused at load with control characters (header-value.ts); quotes would end the quoted string.
   const realm = safeHeaderValue(config.realm.replace(/["\\]/g, ''));
-  const headersToRemoveWithoutTenant = [...headersToRemove, names.tenant.toLowerCase()];
+  const reservationHeader = (names.reservation ?? 'x-modelgate-reservation').toLowerCase();
+  // An identity or reservation header we do not set this time must not arrive as the client wrote it:
+  // one list per combination of the two optional headers, built once.
+  const tenantHeader = names.tenant.toLowerCase();
+  const removals = [
+    [...headersToRemove, tenantHeader, reservationHeader],
+    [...headersToRemove, reservationHeader],
+    [...headersToRemove, tenantHeader],
+    headersToRemove,
+  ];
 
   return (decision, ctx) => {
     const metadata = metadataFor(decision, ctx, config.tenant_attribute);
@@ -57,13 +66,16 @@ export function answerBuilder(config: AnswerConfig, credentialHeaders: readonly 
       ];
       const tenant = id.attributes[config.tenant_attribute];
       if (tenant) upstream.push([names.tenant, safeHeaderValue(tenant)]);
+      // The budget reservation (docs/budgets.md): set with the identity headers' OVERWRITE, so a client-sent copy never survives.
+      const reservation = decision.limit?.metadata.reservation_id;
+      const reserved = typeof reservation === 'string';
+      if (reserved) upstream.push([reservationHeader, reservation]);
       return {
         allowed: true,
         grpcCode: status.grpc,
         httpStatus: 200,
         upstreamHeaders: upstream,
-        // An identity header we do not set this time must not arrive as the client wrote it.
-        headersToRemove: tenant ? headersToRemove : headersToRemoveWithoutTenant,
+        headersToRemove: removals[(tenant ? 1 : 0) + (reserved ? 2 : 0)]!,
         clientHeaders: decision.limit?.responseHeaders ?? [],
         body: '',
         metadata,
@@ -118,5 +130,9 @@ function metadataFor(decision: Decision, ctx: AnswerContext, tenantAttribute: st
   if (decision.ruleId) m[MetadataKey.ruleId] = decision.ruleId;
   if (decision.shadowRules.length > 0) m[MetadataKey.shadowRules] = decision.shadowRules.join(',');
   if (decision.limit) Object.assign(m, decision.limit.metadata);
+  // What the deny body tells the client (an approval id, a budget's reset) is in the access log too;
+  // it never replaces a field set above.
+  const extra = decision.bodyExtra;
+  if (extra) for (const key in extra) if (!(key in m)) m[key] = extra[key]!;
   return m;
 }

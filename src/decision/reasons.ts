@@ -21,6 +21,8 @@ export const REASONS = {
   path_invalid: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, error: 'bad_request' },
   /** A model or action name (from the body or context_extensions) outside `policy.targets.names`. */
   target_invalid: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, error: 'bad_request' },
+  /** An input rule (guardrails.input) refused the request body; the deny body names the rule. */
+  input_rejected: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, error: 'bad_request' },
   // 401: who is calling is unknown or unproven
   no_credential: { http: 401, grpc: GrpcCode.UNAUTHENTICATED, error: 'unauthenticated' },
   token_malformed: { http: 401, grpc: GrpcCode.UNAUTHENTICATED, error: 'unauthenticated' },
@@ -42,9 +44,12 @@ export const REASONS = {
   no_matching_rule: { http: 403, grpc: GrpcCode.PERMISSION_DENIED, error: 'forbidden' },
   body_required: { http: 403, grpc: GrpcCode.PERMISSION_DENIED, error: 'forbidden' },
   condition_error: { http: 403, grpc: GrpcCode.PERMISSION_DENIED, error: 'forbidden' },
+  budget_exhausted: { http: 403, grpc: GrpcCode.PERMISSION_DENIED, error: 'forbidden' },
+  approval_required: { http: 403, grpc: GrpcCode.PERMISSION_DENIED, error: 'forbidden' },
   // 429: known and allowed, but over budget
   rate_limited: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, error: 'rate_limited' },
   temporarily_blocked: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, error: 'rate_limited' },
+  concurrency_limited: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, error: 'rate_limited' },
   // 503: our side failed; never an allow
   identity_backend_unavailable: { http: 503, grpc: GrpcCode.UNAVAILABLE, error: 'unavailable' },
   limiter_unavailable: { http: 503, grpc: GrpcCode.UNAVAILABLE, error: 'unavailable' },

@@ -20,7 +20,7 @@ export interface SourceView {
 
 export interface RuleView {
   readonly id: string;
-  readonly effect: 'allow' | 'deny';
+  readonly effect: RuleTrace['effect'];
   readonly shadow: boolean;
   /** undefined: not evaluated, a deny rule decided before it. */
   readonly outcome?: RuleTrace['outcome'];

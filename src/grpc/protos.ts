@@ -57,3 +57,17 @@ export function httpStatusNumber(name: string): number | undefined {
   const def = extAuthzPackageDefinition()['envoy.type.v3.StatusCode'] as { type?: { value?: Array<{ name: string; number: number }> } } | undefined;
   return def?.type?.value?.find((v) => v.name === name)?.number;
 }
+
+let cachedExtProc: protoLoader.PackageDefinition | undefined;
+
+/** Envoy's ExternalProcessor (ext_proc v3), served on the Check port for the response path. */
+export function extProcPackageDefinition(): protoLoader.PackageDefinition {
+  cachedExtProc ??= loadEnvoyProtos(['envoy/service/ext_proc/v3/external_processor.proto']);
+  return cachedExtProc;
+}
+
+export const EXTERNAL_PROCESSOR_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
+
+export function externalProcessorServiceDefinition(): grpc.ServiceDefinition {
+  return serviceDefinition(extProcPackageDefinition(), EXTERNAL_PROCESSOR_SERVICE);
+}

@@ -9,6 +9,7 @@ import { hasLimitMetadata, type Decision } from '../decision/decision.js';
 import { deferredCounter, type CounterSeries } from './deferred-counter.js';
 import { LatencyHistogram, type LatencySeries } from './latency-histogram.js';
 import { modelLabeler } from './model-label.js';
+import { inputShadowRuleIds } from '../guardrails/input/metrics.js';
 
 /** Sub-millisecond resolution where a cached check lives (~50–200 µs), coarse above Envoy's 200 ms budget. */
 export const CHECK_LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1];
@@ -195,7 +196,7 @@ export function createMetrics(options: MetricsOptions = {}): ModelgateMetrics {
     setPolicy(config, sha256) {
       labelModel = modelLabeler(config.policy);
       seriesByKey.clear();
-      shadowDenyRules = new Set(config.policy.rules.filter((r) => r.shadow && r.effect === 'deny').map((r) => r.id));
+      shadowDenyRules = new Set([...config.policy.rules.filter((r) => r.shadow && r.effect === 'deny').map((r) => r.id), ...inputShadowRuleIds(config)]);
       policyInfo.reset();
       policyInfo.set({ sha256 }, 1);
       policyLoaded.set(Date.now() / 1000);

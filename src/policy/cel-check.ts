@@ -23,7 +23,8 @@ const STRING_METHODS = new Set(['startsWith', 'endsWith', 'contains', 'matches']
 const BUILTIN = new Set(['_&&_', '_||_', '_?_:_', '_[_]', '@not_strictly_false']);
 const RESULT: Readonly<Record<string, CelT>> = { size: T.int, int: T.int, uint: T.uint, double: T.double, string: T.string, bool: T.bool, bytes: T.bytes, type: T.type };
 
-export function checkCel(parsed: unknown, funcs: Pick<CelEnv['funcs'], 'find'>): CelCheck {
+/** `declarations`: the variables in scope (input rules add `input`, src/guardrails/input/cel.ts). */
+export function checkCel(parsed: unknown, funcs: Pick<CelEnv['funcs'], 'find'>, declarations: Readonly<Record<string, CelT>> = CEL_DECLARATIONS): CelCheck {
   const problems: string[] = [];
   const variables = new Set<string>();
   const problem = (message: string) => {
@@ -120,13 +121,13 @@ export function checkCel(parsed: unknown, funcs: Pick<CelEnv['funcs'], 'find'>):
         const name = v.name as string;
         const local = scope.get(name);
         if (local) return local;
-        const declared = CEL_DECLARATIONS[name];
-        if (declared && Object.hasOwn(CEL_DECLARATIONS, name)) {
+        const declared = declarations[name];
+        if (declared && Object.hasOwn(declarations, name)) {
           variables.add(name);
           return declared;
         }
         if (CEL_TYPE_NAMES.has(name)) return T.type;
-        problem(`unknown variable '${name}' (use ${Object.keys(CEL_DECLARATIONS).join(', ')})`);
+        problem(`unknown variable '${name}' (use ${Object.keys(declarations).join(', ')})`);
         return T.dyn;
       }
       case 'selectExpr': {

@@ -15,7 +15,9 @@ export type ConditionResult = 'true' | 'false' | 'error';
 export interface CompiledRule {
   readonly id: string;
   readonly index: number;
-  readonly effect: 'allow' | 'deny';
+  readonly effect: 'allow' | 'deny' | 'require_approval';
+  /** require_approval only: the roles whose holders may approve (src/approvals/). */
+  readonly approvers?: readonly string[];
   readonly shadow: boolean;
   readonly roles?: ReadonlySet<string>;
   readonly subjects?: ReadonlySet<string>;
@@ -44,7 +46,7 @@ export function compilePolicy(policy: PolicyConfig): { policy?: CompiledPolicy; 
     const previous = seen.get(rule.id);
     if (previous !== undefined) problems.push({ path: at('id'), message: `duplicate rule id '${rule.id}' (also rules[${previous}])` });
     seen.set(rule.id, index);
-    problems.push(...unknownRoleProblems(roles, rule.roles, at('roles')));
+    problems.push(...unknownRoleProblems(roles, rule.roles, at('roles')), ...unknownRoleProblems(roles, rule.approvers, at('approvers')));
     const compiled = compileRule(rule, index, at, problems);
     if (compiled) rules.push(compiled);
   });
@@ -101,6 +103,7 @@ function compileRule(
     id: rule.id,
     index,
     effect: rule.effect,
+    approvers: rule.approvers,
     shadow: rule.shadow,
     roles: rule.roles ? new Set(rule.roles) : undefined,
     subjects: rule.subjects ? new Set(rule.subjects) : undefined,
@@ -114,7 +117,7 @@ function compileRule(
 
 /** `*` alone matches everything without a regex; other globs compile with picomatch, brackets strict. */
 /** `caseless`: the globs are lower-cased here and values arrive lower-cased (canonicalModel). */
-function globMatcher(globs: readonly string[], problem: (index: number, message: string) => void, caseless = false): (v: string) => boolean {
+export function globMatcher(globs: readonly string[], problem: (index: number, message: string) => void, caseless = false): (v: string) => boolean {
   if (globs.includes('*')) return () => true;
   const exact = new Set<string>();
   const patterns: Array<(v: string) => boolean> = [];

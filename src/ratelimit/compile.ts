@@ -6,6 +6,10 @@ import type { LimitRequest } from './limiter.js';
 import { PERIOD_MS, type BucketConfig, type LimitsConfig } from './config.js';
 import { KeyCache, type SubjectKeyEntry, type SubjectKeys } from './keys.js';
 import { NO_BLOCKS, type BlockPolicy, type BucketCharge } from './take-tokens.js';
+import type { BudgetsConfig } from '../budget/config.js';
+import { compileBudgets, type CompiledBudgets } from '../budget/plan.js';
+import type { Admission } from '../budget/admission.js';
+import type { EstimateProblem } from '../budget/estimate.js';
 
 export interface PlannedCharge extends BucketCharge {
   readonly bucketId: string;
@@ -18,11 +22,18 @@ export interface Plan {
   readonly subject: string;
   readonly keys: SubjectKeys;
   readonly charges: readonly PlannedCharge[];
+  /**
+   * Budget lines and leases (docs/budgets.md), decided in the same script call as the buckets;
+   * a problem when a budget applies but no estimate can be made (fail closed).
+   */
+  readonly admission?: Admission | EstimateProblem | undefined;
 }
 
 export interface CompiledLimits {
   readonly config: LimitsConfig;
   readonly policy: BlockPolicy;
+  /** The `budgets` section, when configured. */
+  readonly budgets?: CompiledBudgets | undefined;
   plan(request: LimitRequest): Plan;
 }
 
@@ -98,9 +109,10 @@ function compileBucket(b: BucketConfig, index: number, tierAttribute: string): B
       : undefined;
 }
 
-export function compileLimits(config: LimitsConfig): CompiledLimits {
+export function compileLimits(config: LimitsConfig, budgetsConfig?: BudgetsConfig): CompiledLimits {
   const prefix = config.redis.key_prefix;
-  const buckets = config.buckets.map((b, i) => compileBucket(b, i, config.tier_attribute));
+  const budgets = budgetsConfig === undefined ? undefined : compileBudgets(budgetsConfig, prefix);
+  const bucketPlanners = config.buckets.map((b, i) => compileBucket(b, i, config.tier_attribute));
   const keys = new KeyCache(prefix);
   const block = config.block;
   const policy: BlockPolicy =
@@ -117,15 +129,19 @@ export function compileLimits(config: LimitsConfig): CompiledLimits {
   return {
     config,
     policy,
+    budgets,
     plan: (request) => {
       const subject = request.identity.subject;
-      const entry = keys.subject(subject);
+      // The budget root decides the hash tag of every key of the check (keys.ts).
+      const root = budgets?.root(request);
+      const entry = keys.subject(subject, root?.tag);
       const charges: PlannedCharge[] = [];
-      for (const bucket of buckets) {
+      for (const bucket of bucketPlanners) {
         const charge = bucket(request, keys, entry);
         if (charge !== undefined) charges.push(charge);
       }
-      return { subject, keys: entry.keys, charges };
+      if (root === undefined) return { subject, keys: entry.keys, charges };
+      return { subject, keys: entry.keys, charges, admission: budgets!.admission(request, root) };
     },
   };
 }

@@ -7,6 +7,8 @@ import type { CircuitState } from './circuit.js';
 import { compileLimits } from './compile.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
+import type { BudgetsConfig } from '../budget/config.js';
+import type { BudgetEvents } from '../budget/events.js';
 
 export interface CreateLimiterOptions {
   readonly logger?: Logger;
@@ -14,6 +16,11 @@ export interface CreateLimiterOptions {
   readonly onRedisCall?: (outcome: 'ok' | 'error', seconds: number) => void;
   /** Each change of the Redis circuit's state (the Redis limiter only): metrics. */
   readonly onRedisCircuit?: (state: CircuitState) => void;
+  /** The `budgets` section: reservations and leases in the same script call as the buckets. */
+  readonly budgets?: BudgetsConfig | undefined;
+  readonly events?: BudgetEvents | undefined;
+  /** Tests: `request` drives bucket refills by `request.now` instead of Redis TIME. */
+  readonly clock?: 'redis' | 'request';
 }
 
 /**
@@ -21,11 +28,13 @@ export interface CreateLimiterOptions {
  * embedded in-memory limiter, which is right for a single replica only.
  */
 export function createLimiter(config: LimitsConfig, options: CreateLimiterOptions = {}): Limiter {
-  if (config.buckets.length === 0) return unlimited;
-  const compiled = compileLimits(config);
+  const budgets = options.budgets;
+  const hasBudgets = budgets !== undefined && (budgets.budgets.length > 0 || budgets.concurrency.length > 0);
+  if (config.buckets.length === 0 && !hasBudgets) return unlimited;
+  const compiled = compileLimits(config, hasBudgets ? budgets : undefined);
   if (config.redis.url !== undefined) {
-    return new RedisLimiter(compiled, { logger: options.logger, onCall: options.onRedisCall, onCircuit: options.onRedisCircuit });
+    return new RedisLimiter(compiled, { logger: options.logger, onCall: options.onRedisCall, onCircuit: options.onRedisCircuit, events: options.events, clock: options.clock });
   }
-  options.logger?.warn('rate limits are kept in memory: correct for a single replica only (set limits.redis.url)');
-  return new MemoryLimiter(compiled);
+  options.logger?.warn('rate limits and budgets are kept in memory: correct for a single replica only (set limits.redis.url)');
+  return new MemoryLimiter(compiled, options.events);
 }

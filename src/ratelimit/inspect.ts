@@ -1,7 +1,7 @@
 // Operator views of one subject's limiter state in Redis: list its buckets and block, or clear them.
 
 import { Cluster, type Redis } from 'ioredis';
-import { parseBucketKey, subjectPattern, subjectTag } from './keys.js';
+import { baseOf, parseBucketKey, subjectPattern, subjectUnderRootPattern } from './keys.js';
 
 export interface BucketSnapshot {
   readonly key: string;
@@ -23,23 +23,27 @@ export interface SubjectSnapshot {
   readonly redisNowMs: number;
 }
 
-/** All keys of one subject share a hash tag, hence one slot, hence one node: scan the masters. */
+/**
+ * A subject's keys live under its own tag `{subject}`, or under a budget root's tag
+ * (`{org:…}:s:<subject>:…`, docs/budgets.md) when team or org budgets apply: scan the masters for both.
+ */
 async function subjectKeys(client: Redis | Cluster, prefix: string, subject: string): Promise<string[]> {
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   const keys = new Set<string>();
   for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', subjectPattern(prefix, subject), 'COUNT', 1000);
-      cursor = next;
-      for (const key of batch) keys.add(key);
-    } while (cursor !== '0');
+    for (const pattern of [subjectPattern(prefix, subject), subjectUnderRootPattern(prefix, subject)]) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const key of batch) keys.add(key);
+      } while (cursor !== '0');
+    }
   }
   return [...keys].sort();
 }
 
 export async function inspectSubject(client: Redis | Cluster, prefix: string, subject: string): Promise<SubjectSnapshot> {
-  const tag = subjectTag(prefix, subject);
   const [seconds = '0', micros = '0'] = (await client.time()).map(String);
   const snapshot: { -readonly [K in keyof SubjectSnapshot]: SubjectSnapshot[K] } = {
     buckets: [],
@@ -47,6 +51,7 @@ export async function inspectSubject(client: Redis | Cluster, prefix: string, su
   };
   for (const key of await subjectKeys(client, prefix, subject)) {
     const parsed = parseBucketKey(prefix, subject, key);
+    const tag = baseOf(prefix, subject, key);
     if (parsed !== undefined) {
       const [tokens, updated] = await client.hmget(key, 't', 'u');
       const ttlMs = await client.pttl(key);
@@ -61,6 +66,13 @@ export async function inspectSubject(client: Redis | Cluster, prefix: string, su
 /** Deletes the subject's buckets, block, strikes and violations; returns how many keys went. */
 export async function resetSubject(client: Redis | Cluster, prefix: string, subject: string): Promise<number> {
   const keys = await subjectKeys(client, prefix, subject);
-  // One slot for all of them, so a single multi-key DEL is valid on a cluster too.
-  return keys.length === 0 ? 0 : client.del(...keys);
+  // One DEL per hash tag (its own slot, its own base), valid on a cluster too.
+  const byBase = new Map<string, string[]>();
+  for (const key of keys) {
+    const base = baseOf(prefix, subject, key) ?? key;
+    byBase.set(base, [...(byBase.get(base) ?? []), key]);
+  }
+  let removed = 0;
+  for (const group of byBase.values()) removed += await client.del(...group);
+  return removed;
 }

@@ -1,5 +1,7 @@
 // Storage key names. Every key of one subject carries the hash tag `{subject}`, so all keys a
 // check touches land in one Redis Cluster slot and one Lua script can update them atomically.
+// With team or org budgets (docs/budgets.md) the check's root is the org or team: its keys carry
+// the root's tag (`{org:acme}`) with the subject inside the key body (`{org:acme}:s:<subject>:…`).
 
 /** Characters that would break the hash tag, our `:` separators, or a SCAN pattern. */
 const SPECIAL = /[%{}:*?[\]\\]/g;
@@ -25,25 +27,48 @@ export interface SubjectKeys {
   readonly violations: string;
 }
 
-export function subjectKeys(prefix: string, subject: string): SubjectKeys {
-  const tag = subjectTag(prefix, subject);
+/** Where a subject's keys start: `prefix{subject}`, or `prefix{root}:s:<subject>` under a budget root tag. */
+export function subjectBase(prefix: string, subject: string, rootTag?: string): string {
+  return rootTag === undefined ? subjectTag(prefix, subject) : `${rootTag}:s:${escapeKeyPart(subject)}`;
+}
+
+export function subjectKeys(prefix: string, subject: string, rootTag?: string): SubjectKeys {
+  const tag = subjectBase(prefix, subject, rootTag);
   return { block: `${tag}:block`, strikes: `${tag}:strikes`, violations: `${tag}:violations` };
 }
 
-export function bucketKey(prefix: string, subject: string, bucketId: string, model?: string): string {
-  const base = `${subjectTag(prefix, subject)}:b:${bucketId}`;
+export function bucketKey(prefix: string, subject: string, bucketId: string, model?: string, rootTag?: string): string {
+  const base = `${subjectBase(prefix, subject, rootTag)}:b:${bucketId}`;
   return model === undefined ? base : `${base}:${escapeKeyPart(model)}`;
 }
 
+const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
 /** SCAN MATCH pattern for every key of one subject (the CLI's show and reset). */
 export function subjectPattern(prefix: string, subject: string): string {
-  return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{${escapeKeyPart(subject)}}:*`;
+  return `${escapeGlob(prefix)}{${escapeKeyPart(subject)}}:*`;
+}
+
+/** SCAN MATCH pattern for a subject's keys under any budget root tag (`{org:…}:s:<subject>:…`). */
+export function subjectUnderRootPattern(prefix: string, subject: string): string {
+  return `${escapeGlob(prefix)}{*}:s:${escapeGlob(escapeKeyPart(subject))}:*`;
+}
+
+/** The key's subject base (`prefix{subject}` or `prefix{root}:s:<subject>`), when it is one of this subject's keys. */
+export function baseOf(prefix: string, subject: string, key: string): string | undefined {
+  const own = subjectTag(prefix, subject);
+  if (key.startsWith(`${own}:`)) return own;
+  const close = key.indexOf('}', prefix.length);
+  if (!key.startsWith(`${prefix}{`) || close < 0) return undefined;
+  const base = `${key.slice(0, close + 1)}:s:${escapeKeyPart(subject)}`;
+  return key.startsWith(`${base}:`) ? base : undefined;
 }
 
 /** Splits a bucket key back into bucket id and (escaped) model, for display. */
 export function parseBucketKey(prefix: string, subject: string, key: string): { bucketId: string; model?: string } | undefined {
-  const head = `${subjectTag(prefix, subject)}:b:`;
-  if (!key.startsWith(head)) return undefined;
+  const base = baseOf(prefix, subject, key);
+  const head = `${base}:b:`;
+  if (base === undefined || !key.startsWith(head)) return undefined;
   const [bucketId = '', model] = key.slice(head.length).split(':', 2);
   return model === undefined ? { bucketId } : { bucketId, model: decodeURIComponent(model) };
 }
@@ -53,6 +78,7 @@ export interface SubjectKeyEntry {
   readonly keys: SubjectKeys;
   /** Per bucket (by index): its key, or for a per-model bucket a map from model to key. */
   readonly buckets: Array<string | Map<string, string> | undefined>;
+  readonly rootTag?: string | undefined;
 }
 
 /**
@@ -70,12 +96,14 @@ export class KeyCache {
     private readonly maxStrings = 50_000,
   ) {}
 
-  subject(subject: string): SubjectKeyEntry {
-    let entry = this.#subjects.get(subject);
+  /** `rootTag`: the budget root's tag when it is not the subject (compile.ts); undefined keeps `{subject}`. */
+  subject(subject: string, rootTag?: string): SubjectKeyEntry {
+    const cacheKey = rootTag === undefined ? subject : `${rootTag}\n${subject}`;
+    let entry = this.#subjects.get(cacheKey);
     if (entry === undefined) {
       this.#reserve(3);
-      entry = { keys: subjectKeys(this.prefix, subject), buckets: [] };
-      this.#subjects.set(subject, entry);
+      entry = { keys: subjectKeys(this.prefix, subject, rootTag), buckets: [], rootTag };
+      this.#subjects.set(cacheKey, entry);
     }
     return entry;
   }
@@ -84,7 +112,7 @@ export class KeyCache {
     const slot = entry.buckets[index];
     if (model === undefined) {
       if (typeof slot === 'string') return slot;
-      const key = bucketKey(this.prefix, subject, bucketId);
+      const key = bucketKey(this.prefix, subject, bucketId, undefined, entry.rootTag);
       this.#reserve(1);
       entry.buckets[index] = key;
       return key;
@@ -92,7 +120,7 @@ export class KeyCache {
     const byModel = slot instanceof Map ? slot : undefined;
     const cached = byModel?.get(model);
     if (cached !== undefined) return cached;
-    const key = bucketKey(this.prefix, subject, bucketId, model);
+    const key = bucketKey(this.prefix, subject, bucketId, model, entry.rootTag);
     // If this emptied the cache, `entry` is detached: caching into it is harmless, it dies with the check.
     this.#reserve(1);
     if (byModel) byModel.set(model, key);

@@ -1,6 +1,7 @@
 // The limiter port: the only thing the Check pipeline knows about rate limiting.
 
 import type { Identity } from '../identity/identity.js';
+import type { BudgetSettler } from '../budget/settler-port.js';
 
 /** What the pipeline hands the limiter for one authorized request. */
 export interface LimitRequest {
@@ -16,6 +17,8 @@ export interface LimitRequest {
   readonly body: () => unknown;
   /** Epoch milliseconds from the pipeline's injected clock. */
   readonly now: number;
+  /** Envoy's per-route context extensions (budgets read `reservation_ttl_ms`). */
+  readonly contextExtensions?: Readonly<Record<string, string>>;
 }
 
 /** Headers and metadata that describe the remaining budget, on allow and on deny alike. */
@@ -32,11 +35,26 @@ export type LimitOutcome =
   | ({ readonly allowed: true } & LimitReport)
   | ({
       readonly allowed: false;
-      readonly reason: 'rate_limited' | 'temporarily_blocked' | 'limiter_unavailable';
+      readonly reason:
+        | 'rate_limited'
+        | 'temporarily_blocked'
+        | 'limiter_unavailable'
+        /** A budget (tokens or money) has no room for this request's estimate (403). */
+        | 'budget_exhausted'
+        /** Too many of this caller's requests are in flight (429). */
+        | 'concurrency_limited'
+        /** A budget applies but the body is absent, partial or not JSON: no estimate (403). */
+        | 'body_required'
+        /** A budget applies and the body's max_tokens / n is not a positive integer (400). */
+        | 'request_invalid';
       /** Whole seconds until a retry can succeed; absent for limiter_unavailable. */
       readonly retryAfterSeconds?: number;
       /** The limit that denied, for the decision log and metadata. */
       readonly limitId?: string;
+      /** Fields for the deny body (budget remaining and reset): Decision.bodyExtra. */
+      readonly bodyExtra?: Readonly<Record<string, string | number>>;
+      /** Internal detail for the decision log. */
+      readonly detail?: string;
     } & LimitReport);
 
 /**
@@ -57,6 +75,8 @@ export interface Limiter {
    * `modelgate limits reset`). Resolves with how many stored entries were removed.
    */
   reset?(subject: string): Promise<number>;
+  /** Settles budget reservations on the same ledger; present when budgets or leases are configured. */
+  readonly settler?: BudgetSettler | undefined;
 }
 
 const NO_REPORT = { responseHeaders: [], metadata: {}, shadowDenied: [] } as const;

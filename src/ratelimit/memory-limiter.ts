@@ -6,7 +6,12 @@ import type { CompiledLimits, Plan } from './compile.js';
 import { MemoryStore } from './memory-store.js';
 import { toOutcome, type ReportOptions } from './report.js';
 import { takeTokens, type TakeArgs, type TakeResult } from './take-tokens.js';
-import { subjectTag } from './keys.js';
+import { baseOf } from './keys.js';
+import { MemoryLedger } from '../budget/memory-ledger.js';
+import { MemorySettler } from '../budget/settle.js';
+import { admissionOutcome, problemOutcome } from '../budget/outcome.js';
+import { isEstimateProblem } from '../budget/estimate.js';
+import type { BudgetEvents } from '../budget/events.js';
 
 /** No padding: unlike Redis keys, these expire on the very clock that computed their lifetime. */
 const TTL_PAD_MS = 0;
@@ -27,6 +32,8 @@ export type MemoryTake = TakeResult | { readonly untracked: TakeResult } | typeo
  */
 export class MemoryTokens {
   readonly #store: MemoryStore;
+  /** Budget lines and leases of the checks this memory answers (the embedded ledger or Redis's fallback). */
+  readonly ledger = new MemoryLedger();
 
   constructor(private readonly compiled: CompiledLimits) {
     this.#store = new MemoryStore(compiled.config.memory_max_entries, 'lossless');
@@ -62,37 +69,46 @@ export class MemoryTokens {
       ttlPadMs: TTL_PAD_MS,
       maxIdleMs: this.compiled.config.redis.max_idle_seconds * 1000,
     };
-    if (!untracked) return takeTokens(this.#store.view(nowMs), args, nowMs);
+    const admission = plan.admission;
+    const admit = admission === undefined || isEstimateProblem(admission) ? undefined : this.ledger.admitter(admission);
+    if (!untracked) return takeTokens(this.#store.view(nowMs), args, nowMs, admit);
     this.#store.bucketsFrozen = true;
     try {
-      return { untracked: takeTokens(this.#store.view(nowMs), args, nowMs) };
+      return { untracked: takeTokens(this.#store.view(nowMs), args, nowMs, admit) };
     } finally {
       this.#store.bucketsFrozen = false;
     }
   }
 
+  /** A subject's buckets and block, under `{subject}` or under a budget root tag. */
   reset(subject: string): number {
-    return this.#store.removePrefix(`${subjectTag(this.compiled.config.redis.key_prefix, subject)}:`);
+    const prefix = this.compiled.config.redis.key_prefix;
+    return this.#store.removeMatching((key) => baseOf(prefix, subject, key) !== undefined);
   }
 
   clear(): void {
     this.#store.clear();
+    this.ledger.clear();
   }
 }
 
 export class MemoryLimiter implements Limiter {
   readonly #tokens: MemoryTokens;
   readonly #report: ReportOptions;
+  readonly settler: MemorySettler | undefined;
 
-  constructor(private readonly compiled: CompiledLimits) {
+  constructor(private readonly compiled: CompiledLimits, private readonly events: BudgetEvents = {}) {
     this.#tokens = new MemoryTokens(compiled);
     this.#report = { headers: compiled.config.headers, scale: 1 };
+    this.settler = compiled.budgets === undefined ? undefined : new MemorySettler(this.#tokens.ledger, compiled.config.redis.key_prefix, events);
   }
 
   take(request: LimitRequest): Promise<LimitOutcome> {
     const plan = this.compiled.plan(request);
-    if (plan.charges.length === 0) return Promise.resolve({ allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] });
-    return Promise.resolve(memoryOutcome(this.#tokens.take(plan, request.now, 1), plan.charges, this.#report));
+    const admission = plan.admission;
+    if (admission !== undefined && isEstimateProblem(admission)) return Promise.resolve(problemOutcome(admission));
+    if (plan.charges.length === 0 && admission === undefined) return Promise.resolve({ allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] });
+    return Promise.resolve(memoryOutcome(this.#tokens.take(plan, request.now, 1), plan, this.#report, this.events));
   }
 
   /** Forgets every bucket and block of one subject (operator reset). */
@@ -122,8 +138,11 @@ const FULL_CLOSED: LimitOutcome = Object.freeze({
  * The outcome of a memory take. A full store says so in the metadata and the decision log:
  * `ratelimit_error: memory_full` (limiter_unavailable for fail_closed, else alongside the answer).
  */
-export function memoryOutcome(taken: MemoryTake, charges: Plan['charges'], options: ReportOptions): LimitOutcome {
+export function memoryOutcome(taken: MemoryTake, plan: Plan, options: ReportOptions, events?: BudgetEvents): LimitOutcome {
   if (taken === MEMORY_FULL) return options.extra === undefined ? FULL_CLOSED : { ...FULL_CLOSED, metadata: { ...options.extra, ratelimit_error: MEMORY_FULL } };
-  if (!('untracked' in taken)) return toOutcome(taken, charges, options);
-  return toOutcome(taken.untracked, charges, { ...options, extra: { ...options.extra, ratelimit_error: MEMORY_FULL } });
+  const result = 'untracked' in taken ? taken.untracked : taken;
+  const report = 'untracked' in taken ? { ...options, extra: { ...options.extra, ratelimit_error: MEMORY_FULL } } : options;
+  const admission = plan.admission;
+  if (admission !== undefined && !isEstimateProblem(admission)) return admissionOutcome(result, plan.charges, admission, report, events);
+  return toOutcome(result, plan.charges, report);
 }

@@ -74,9 +74,14 @@ export class MemoryStore {
 
   /** Removes every key starting with `prefix` (operator reset); returns how many. */
   removePrefix(prefix: string): number {
+    return this.removeMatching((key) => key.startsWith(prefix));
+  }
+
+  /** Removes every key `matches` accepts (operator reset); returns how many. */
+  removeMatching(matches: (key: string) => boolean): number {
     let removed = 0;
     for (const entry of this.#entries.values()) {
-      if (entry.key.startsWith(prefix)) {
+      if (matches(entry.key)) {
         this.delete(entry);
         removed++;
       }

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { TOKEN_BUCKET_LUA } from './token-bucket-script.js';
+import { TOKEN_BUCKET_ADMIT_LUA, TOKEN_BUCKET_LUA } from './token-bucket-script.js';
 
 export type LimiterClient = Redis | Cluster;
 
@@ -19,6 +19,18 @@ export function evalTakeScript(client: LimiterClient, keys: readonly string[], a
   let command = commands[name];
   if (command === undefined) {
     client.defineCommand(name, { lua: TOKEN_BUCKET_LUA, numberOfKeys: keys.length });
+    command = commands[name]!;
+  }
+  return command.call(client, ...keys, ...args);
+}
+
+/** The check script with budgets and leases (TOKEN_BUCKET_ADMIT_LUA), one command per key count as above. */
+export function evalAdmitScript(client: LimiterClient, keys: readonly string[], args: readonly string[]): Promise<unknown[]> {
+  const name = `modelgateAdmit${keys.length}`;
+  const commands = client as unknown as Record<string, ScriptCommand | undefined>;
+  let command = commands[name];
+  if (command === undefined) {
+    client.defineCommand(name, { lua: TOKEN_BUCKET_ADMIT_LUA, numberOfKeys: keys.length });
     command = commands[name]!;
   }
   return command.call(client, ...keys, ...args);

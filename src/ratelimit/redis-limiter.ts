@@ -16,6 +16,11 @@ import { toOutcome } from './report.js';
 import type { TakeResult } from './take-tokens.js';
 import { parseScriptReply } from './token-bucket-script.js';
 import { ScriptBatcher } from './batch.js';
+import { runAdmitScript } from '../budget/admit-call.js';
+import { isEstimateProblem } from '../budget/estimate.js';
+import type { BudgetEvents } from '../budget/events.js';
+import { admissionOutcome, problemOutcome } from '../budget/outcome.js';
+import { MemorySettler, RedisSettler } from '../budget/settle.js';
 
 export { parseScriptReply };
 
@@ -34,6 +39,8 @@ export interface RedisLimiterOptions {
   readonly onCircuit?: ((state: CircuitState) => void) | undefined;
   /** With `limits.redis.batch`: each batched script call and how many checks it carried. */
   readonly onBatch?: ((checks: number) => void) | undefined;
+  /** Budget metrics hooks (budget/metrics.ts). */
+  readonly events?: BudgetEvents | undefined;
 }
 
 const ALLOWED_NOTHING: LimitOutcome = { allowed: true, responseHeaders: [], metadata: {}, shadowDenied: [] };
@@ -98,6 +105,7 @@ export class RedisLimiter implements Limiter {
   /** `limits.redis.batch` on a standalone Redis: the checks of one loop turn share one script call. */
   readonly #batcher: ScriptBatcher | undefined;
   #lastErrorLog = -Infinity;
+  readonly settler: RedisSettler | undefined;
   /** Counters for metrics and tests: Redis failures answered by the fail mode. */
   readonly failures = { fallbackOpen: 0, failedClosed: 0 };
 
@@ -142,6 +150,10 @@ export class RedisLimiter implements Limiter {
     // A Cluster keeps one script per check: a script's keys must share a slot, and two subjects' don't.
     this.#batcher =
       redis.batch && !client.isCluster ? new ScriptBatcher(client as Redis, { staticArgs: this.#staticArgs, onBatch: options.onBatch }) : undefined;
+    this.settler =
+      compiled.budgets === undefined
+        ? undefined
+        : new RedisSettler(client, redis.key_prefix, new MemorySettler(this.#fallback.ledger, redis.key_prefix), options.events);
     options.logger?.info({ redis: redactUrl(redis.url) }, 'rate limiter using redis');
   }
 
@@ -152,7 +164,9 @@ export class RedisLimiter implements Limiter {
 
   async take(request: LimitRequest): Promise<LimitOutcome> {
     const plan = this.compiled.plan(request);
-    if (plan.charges.length === 0) return ALLOWED_NOTHING;
+    const admission = plan.admission;
+    if (admission !== undefined && isEstimateProblem(admission)) return problemOutcome(admission);
+    if (plan.charges.length === 0 && admission === undefined) return ALLOWED_NOTHING;
     const headers = this.compiled.config.headers;
     const scale = this.scale;
     const cached = this.#denyCache.lookup(plan, request.now);
@@ -171,12 +185,17 @@ export class RedisLimiter implements Limiter {
     }
     this.#circuit.succeeded();
     this.options.onCall?.('ok', (performance.now() - started) / 1000);
+    // Only bucket denials and blocks are remembered: a budget refusal (status refused) never is.
     this.#denyCache.remember(plan, result, request.now, scale);
+    if (admission !== undefined) return admissionOutcome(result, plan.charges, admission, { headers, scale }, this.options.events);
     return toOutcome(result, plan.charges, { headers, scale });
   }
 
   #run(plan: Plan, nowMs: number, scale: number): Promise<TakeResult> {
     const at = this.#requestClock ? nowMs : undefined;
+    // Checks with budgets or leases skip the batcher: each is its own admission script call.
+    const admission = plan.admission;
+    if (admission !== undefined && !isEstimateProblem(admission)) return runAdmitScript(this.#client, plan, admission, { nowMs: at, scale, staticArgs: this.#staticArgs });
     if (this.#batcher !== undefined) return this.#batcher.take(plan, at, scale);
     return runTakeScript(this.#client, plan, { nowMs: at, scale, staticArgs: this.#staticArgs });
   }
@@ -194,7 +213,7 @@ export class RedisLimiter implements Limiter {
     }
     this.failures.fallbackOpen++;
     const taken = this.#fallback.take(plan, request.now, this.scale);
-    return memoryOutcome(taken, plan.charges, { headers: this.compiled.config.headers, scale: this.scale, extra: { ratelimit_fallback: 'local' } });
+    return memoryOutcome(taken, plan, { headers: this.compiled.config.headers, scale: this.scale, extra: { ratelimit_fallback: 'local' } }, this.options.events);
   }
 
   #circuitChanged(to: CircuitState, from: CircuitState, cause: string): void {
@@ -255,9 +274,13 @@ export class RedisLimiter implements Limiter {
   }
 }
 
-/** Whether a limit that is enforced (not shadow) says fail_closed. */
+/** Whether a limit, budget or lease that is enforced (not shadow) says fail_closed. */
 function failsClosed(plan: Plan): boolean {
   for (const c of plan.charges) if (!c.shadow && c.failMode === 'fail_closed') return true;
+  const a = plan.admission;
+  if (a === undefined || isEstimateProblem(a)) return false;
+  for (const l of a.lines) if (!l.shadow && l.failMode === 'fail_closed') return true;
+  for (const l of a.leases) if (!l.shadow && l.failMode === 'fail_closed') return true;
   return false;
 }
 

@@ -1,6 +1,8 @@
 // The token-bucket algorithm in TypeScript. The in-memory limiter runs it; token-bucket-script.ts
 // is the same algorithm in Lua, line for line, and one table of cases tests both.
 
+import type { AdmissionVerdict } from '../budget/admission.js';
+
 /** One bucket to charge in a check. Numbers travel to Lua as strings, so keep them plain. */
 export interface BucketCharge {
   readonly key: string;
@@ -44,8 +46,23 @@ export interface TakeArgs {
  * `rate_limited`: nothing charged; `tokens` as they are now. `blocked`: `blockMs` left.
  */
 export type TakeResult =
-  | { readonly status: 'allowed' | 'rate_limited'; readonly nowMs: number; readonly ok: readonly boolean[]; readonly tokens: readonly number[] }
-  | { readonly status: 'blocked'; readonly nowMs: number; readonly blockMs: number };
+  | {
+      readonly status: 'allowed' | 'rate_limited';
+      readonly nowMs: number;
+      readonly ok: readonly boolean[];
+      readonly tokens: readonly number[];
+      /** Allowed with budgets or leases: every line's used and reserved after this reservation. */
+      readonly admission?: AdmissionVerdict;
+    }
+  | { readonly status: 'blocked'; readonly nowMs: number; readonly blockMs: number }
+  /** The buckets would allow, but a budget or lease refused: nothing was written, no violation counted. */
+  | { readonly status: 'refused'; readonly nowMs: number; readonly ok: readonly boolean[]; readonly tokens: readonly number[]; readonly admission: AdmissionVerdict & { readonly ok: false } };
+
+/**
+ * Budgets and leases of one check (budget/memory-ledger.ts): decided once the buckets would allow,
+ * before any bucket is written; `commit` writes the reservation after the buckets are charged.
+ */
+export type Admitter = () => { readonly verdict: AdmissionVerdict; readonly commit?: () => AdmissionVerdict };
 
 export interface BucketState {
   readonly tokens: number;
@@ -89,7 +106,7 @@ export function blockDurationMs(strikes: number, p: BlockPolicy): number {
   return Math.floor(Math.min(ms, p.maxMs));
 }
 
-export function takeTokens(store: TokenStore, args: TakeArgs, nowMs: number): TakeResult {
+export function takeTokens(store: TokenStore, args: TakeArgs, nowMs: number, admit?: Admitter): TakeResult {
   const p = args.policy;
   if (p.afterViolations > 0) {
     const until = store.getNumber(args.block);
@@ -119,6 +136,10 @@ export function takeTokens(store: TokenStore, args: TakeArgs, nowMs: number): Ta
     }
     return { status: 'rate_limited', nowMs, ok, tokens: states.map((s) => s.tokens) };
   }
+  const admitted = admit?.();
+  if (admitted !== undefined && !admitted.verdict.ok) {
+    return { status: 'refused', nowMs, ok, tokens: states.map((s) => s.tokens), admission: admitted.verdict };
+  }
   const tokens: number[] = [];
   for (let i = 0; i < charges.length; i++) {
     const c = charges[i]!;
@@ -131,5 +152,6 @@ export function takeTokens(store: TokenStore, args: TakeArgs, nowMs: number): Ta
     store.setBucket(c.key, { tokens: left, at: s.at }, bucketTtlMs(left, c, args));
     tokens.push(left);
   }
+  if (admitted?.commit !== undefined) return { status: 'allowed', nowMs, ok, tokens, admission: admitted.commit() };
   return { status: 'allowed', nowMs, ok, tokens };
 }

@@ -3,6 +3,8 @@
 // share one `take` function: one check per call, or a batch of checks in one call (batch.ts).
 
 import type { TakeResult } from './take-tokens.js';
+import { ADMIT_LUA } from '../budget/admit-script.js';
+import { parseAdmissionReply } from '../budget/admission.js';
 
 /** The arguments every check shares (TTL padding, idle cap, block policy), from ARGV[offset + 1]. */
 const statics = (offset: number): string =>
@@ -24,7 +26,9 @@ end
 const TAKE = `
 -- One check, all-or-none: KEYS[k+1..k+3] are its block, strikes and violations keys, KEYS[k+3+i]
 -- its bucket i, whose capacity, rate, period_ms, cost, shadow are ARGV[b+5(i-1)+1..5].
-local function take(k, b, n, now, scale)
+-- admit (budgets and leases, or nil) is asked only once the buckets would allow, before any
+-- bucket is written: its refusal writes no bucket and counts no violation (status 3 or 4).
+local function take(k, b, n, now, scale, admit)
   if after > 0 then
     local until_ms = tonumber(redis.call('GET', KEYS[k + 1]) or '')
     if until_ms ~= nil and until_ms > now then
@@ -55,7 +59,7 @@ local function take(k, b, n, now, scale)
     if not ok[i] and not shadow[i] then denied = true end
   end
 
-  local out
+  local out, tail
   if denied then
     if after > 0 then
       local v = redis.call('INCR', KEYS[k + 3])
@@ -77,8 +81,10 @@ local function take(k, b, n, now, scale)
     end
     out = {1, now, 0}
   else
-    out = {0, now, 0}
-    for i = 1, n do
+    local status, commit = 0, nil
+    if admit ~= nil then status, tail, commit = admit() end
+    out = {status, now, 0}
+    for i = 1, (status == 0 and n or 0) do
       if ok[i] then
         tokens[i] = tokens[i] - cost[i]
         local ttl
@@ -97,10 +103,14 @@ local function take(k, b, n, now, scale)
         end
       end
     end
+    if commit ~= nil then tail = commit() end
   end
   for i = 1, n do
     out[#out + 1] = ok[i] and 1 or 0
     out[#out + 1] = string.format('%.17g', tokens[i])
+  end
+  if tail ~= nil then
+    for x = 1, #tail do out[#out + 1] = tail[x] end
   end
   return out
 end
@@ -116,6 +126,18 @@ end
  */
 export const TOKEN_BUCKET_LUA = `
 ${statics(2)}${CLOCK}${TAKE}return take(0, 10, #KEYS - 3, clock(ARGV[1]), tonumber(ARGV[2]))
+`;
+
+/**
+ * Single check with budgets and leases (docs/budgets.md). KEYS: block, strikes, violations, the
+ * buckets, then the admission's keys (ADMIT_LUA). ARGV: as TOKEN_BUCKET_LUA up to the statics,
+ * then the bucket count n, n × (capacity, rate, period_ms, cost, shadow), then the admission's.
+ * Returns the single script's reply, with status 3 (budget) or 4 (lease) for an admission refusal,
+ * followed by the admission's tail (admission.ts parseAdmissionReply).
+ */
+export const TOKEN_BUCKET_ADMIT_LUA = `
+${statics(2)}${CLOCK}${ADMIT_LUA}${TAKE}local n = tonumber(ARGV[11])
+return take(0, 11, n, clock(ARGV[1]), tonumber(ARGV[2]), function() return admit(3 + n, 11 + n * 5) end)
 `;
 
 /**
@@ -144,7 +166,7 @@ end
 return out
 `;
 
-/** Decodes the script's reply: {status, now, blockMs, ok1, tokens1, …}. */
+/** Decodes the script's reply: {status, now, blockMs, ok1, tokens1, …[, admission tail]}. */
 export function parseScriptReply(reply: unknown[], buckets: number): TakeResult {
   const [status, nowMs, blockMs] = reply.slice(0, 3).map(Number) as [number, number, number];
   if (status === 2) return { status: 'blocked', nowMs, blockMs };
@@ -154,5 +176,11 @@ export function parseScriptReply(reply: unknown[], buckets: number): TakeResult 
     ok.push(Number(reply[3 + i * 2]) === 1);
     tokens.push(Number(reply[4 + i * 2]));
   }
+  const tail = 3 + buckets * 2;
+  if (status === 3 || status === 4) {
+    const admission = parseAdmissionReply(reply, tail, status);
+    if (!admission.ok) return { status: 'refused', nowMs, ok, tokens, admission };
+  }
+  if (status === 0 && reply.length > tail) return { status: 'allowed', nowMs, ok, tokens, admission: parseAdmissionReply(reply, tail, 0) };
   return { status: status === 0 ? 'allowed' : 'rate_limited', nowMs, ok, tokens };
 }

@@ -8,6 +8,8 @@ import { register as check } from './check.js';
 import { register as token } from './token.js';
 import { register as keys } from './keys.js';
 import { register as limits } from './limits.js';
+import { register as budgets } from './budgets.js';
+import { register as approvals } from './approvals.js';
 import { register as audit } from './audit.js';
 import { register as test } from './test.js';
 import { register as explain } from './explain.js';
@@ -21,6 +23,8 @@ const commands: Register[] = [
   token,
   keys,
   limits,
+  budgets,
+  approvals,
   audit,
   test,
   explain,

@@ -41,7 +41,7 @@ describe('validate reports every problem at once', () => {
     expect(lines).toHaveLength(4);
     expect(lines.slice(0, 3)).toEqual([
       `${file}:2: server.shutdown_grace_seconds: expected a number, got text`,
-      `${file}:7: policy.rules[1].effect: must be one of: allow, deny`,
+      `${file}:7: policy.rules[1].effect: must be one of: allow, deny, require_approval`,
       `${file}:6: policy.rules[0].roles[0]: unknown role 'analyts' (not declared in policy.roles)`,
     ]);
     expect(lines[3]).toMatch(new RegExp(`^${file}:8: policy\\.rules\\[2\\]\\.when: subject has no field 'atributes' \\(fields: id, roles, `));

@@ -45,7 +45,7 @@ describe('loadStages', () => {
     if (result.ok) return;
     expect(result.error.lines).toEqual([
       `${file}:1: server.shutdown_grace_seconds: expected a number, got text`,
-      `${file}:6: policy.rules[1].effect: must be one of: allow, deny`,
+      `${file}:6: policy.rules[1].effect: must be one of: allow, deny, require_approval`,
       `${file}:5: policy.rules[0].roles[0]: unknown role 'analyts' (not declared in policy.roles)`,
     ]);
     // readConfig alone (main's first step) reports the same.

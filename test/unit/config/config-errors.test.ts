@@ -50,7 +50,7 @@ describe('config errors name the file, line and key path', () => {
   it('lists every problem, not just the first', () => {
     expect(problemsOf('many-problems.yaml')).toEqual([
       `${fixture('many-problems.yaml')}:3: server.grpc.address: expected host:port`,
-      `${fixture('many-problems.yaml')}:8: policy.rules[0].effect: must be one of: allow, deny`,
+      `${fixture('many-problems.yaml')}:8: policy.rules[0].effect: must be one of: allow, deny, require_approval`,
       // The schema failed, yet the rules that parse are still checked (issue 17).
       `${fixture('many-problems.yaml')}:11: policy.rules[1].roles[0]: unknown role 'ghost' (not declared in policy.roles)`,
     ]);

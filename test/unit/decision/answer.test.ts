@@ -33,13 +33,21 @@ describe('answerBuilder: allow', () => {
   });
 
   it('removes the credential headers, lower-cased, and keeps the tenant header it sets', () => {
-    expect(build(allow(alice), ctx).headersToRemove).toEqual(['authorization', 'x-api-key']);
+    // No budget reserved anything: a client-sent reservation header is removed like an identity header.
+    expect(build(allow(alice), ctx).headersToRemove).toEqual(['authorization', 'x-api-key', 'x-modelgate-reservation']);
+  });
+
+  it('sets the reservation header when a budget reserved, and then does not remove it', () => {
+    const reserved = { ...allow(alice), limit: { responseHeaders: [], metadata: { reservation_id: 'r-1' }, shadowDenied: [] } };
+    const a = build(reserved, ctx);
+    expect(a.upstreamHeaders).toContainEqual(['x-modelgate-reservation', 'r-1']);
+    expect(a.headersToRemove).toEqual(['authorization', 'x-api-key']);
   });
 
   it('removes the tenant header when the identity has no tenant, so a client-sent one never arrives', () => {
     const a = build(allow({ ...alice, attributes: {} }), ctx);
     expect(a.upstreamHeaders.map(([k]) => k)).not.toContain('x-modelgate-tenant');
-    expect(a.headersToRemove).toEqual(['authorization', 'x-api-key', 'x-modelgate-tenant']);
+    expect(a.headersToRemove).toEqual(['authorization', 'x-api-key', 'x-modelgate-tenant', 'x-modelgate-reservation']);
   });
 
   it('follows the answer section: header names, tenant attribute, headers_to_remove, strip_credentials', () => {
@@ -51,8 +59,8 @@ describe('answerBuilder: allow', () => {
     const a = custom(allow(alice), ctx);
     expect(a.upstreamHeaders).toContainEqual(['X-User', 'jwt:corp:alice']);
     expect(a.upstreamHeaders).toContainEqual(['X-Tenant', 'gold']);
-    expect(a.headersToRemove).toEqual(['cookie', 'x-debug']);
-    expect(custom(allow({ ...alice, attributes: {} }), ctx).headersToRemove).toEqual(['cookie', 'x-debug', 'x-tenant']);
+    expect(a.headersToRemove).toEqual(['cookie', 'x-debug', 'x-modelgate-reservation']);
+    expect(custom(allow({ ...alice, attributes: {} }), ctx).headersToRemove).toEqual(['cookie', 'x-debug', 'x-tenant', 'x-modelgate-reservation']);
   });
 
   it('escapes a value no header may carry (a SAN with a newline) instead of sending it', () => {

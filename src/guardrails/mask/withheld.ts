@@ -1,0 +1,18 @@
+// What the client receives instead of a body masking could not handle (fail closed): an OpenAI-shaped
+// error, so SDKs raise it rather than parse a half-masked answer. No response text goes into it.
+
+export type WithheldCode = 'masking_body_too_large' | 'masking_event_too_large';
+
+function errorObject(code: WithheldCode, message: string): string {
+  return JSON.stringify({ error: { message: `modelgate withheld this response: ${message}`, type: 'modelgate_masking', code } });
+}
+
+/** The whole JSON body. */
+export function withheldJson(code: WithheldCode, message: string): Buffer {
+  return Buffer.from(errorObject(code, message), 'utf8');
+}
+
+/** One SSE event; the stream sends nothing after it. */
+export function withheldEvent(code: WithheldCode, message: string): string {
+  return `data: ${errorObject(code, message)}\n\n`;
+}
