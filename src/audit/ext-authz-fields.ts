@@ -19,6 +19,7 @@ export type ExtAuthzFields = Pick<
   | 'shadow_rules'
   | 'ext_authz_duration_ms'
   | 'ratelimit'
+  | 'budget'
 > & { readonly request_id: string };
 
 function text(value: unknown): string {
@@ -42,8 +43,10 @@ export function readExtAuthz(namespace: Readonly<Record<string, unknown>> | unde
   const decision = text(ns[MetadataKey.decision]);
   const model = text(ns[MetadataKey.model]);
   const ratelimit: Record<string, string> = {};
+  let budget: Record<string, string> | undefined;
   for (const [key, value] of Object.entries(ns)) {
     if (key.startsWith('ratelimit_')) ratelimit[key] = text(value);
+    else if (BUDGET_KEY.test(key)) (budget ??= {})[key] = text(value);
   }
   return {
     request_id: text(ns[MetadataKey.requestId]),
@@ -61,5 +64,10 @@ export function readExtAuthz(namespace: Readonly<Record<string, unknown>> | unde
     shadow_rules: list(ns[MetadataKey.shadowRules]),
     ext_authz_duration_ms: millis(ns.ext_authz_duration),
     ratelimit,
+    // Only when a budget or lease applied: records without one keep their bytes.
+    ...(budget === undefined ? {} : { budget }),
   };
 }
+
+/** The budget ledger's metadata (src/budget/outcome.ts): the reservation, its estimate, a refusal's budget. */
+const BUDGET_KEY = /^(reservation_id$|budget_|concurrency_)/;

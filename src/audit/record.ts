@@ -92,6 +92,12 @@ export interface AuditRecord {
   readonly upstream_host: string;
   /** `ratelimit_*` metadata fields added by the limiter, as strings. */
   readonly ratelimit: Readonly<Record<string, string>>;
+  /**
+   * The budget ledger's metadata, as strings: `reservation_id`, `budget_estimate_tokens`,
+   * `budget_estimate_micro_units`, and on a refusal `budget_id`, `budget_remaining`, `budget_reset`
+   * (or `concurrency_*`). Absent when no budget or lease applied.
+   */
+  readonly budget?: Readonly<Record<string, string>>;
   /** Headers/fields the config asked to keep: `hmac-sha256:<hex>` unless configured as plaintext. */
   readonly kept: Readonly<Record<string, string>>;
   /** Source kind 'modelgate_approvals' only (src/approvals/events.ts); the step is also in `reason`. */

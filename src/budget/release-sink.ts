@@ -10,7 +10,8 @@ export function releasingSink(sink: AuditSink, settler: BudgetSettler | undefine
   return {
     append: (records) => {
       for (const record of records) {
-        const id = record.llm?.reservation_id;
+        // The Check's metadata names the reservation on every budgeted route; ext_proc's only where it ran.
+        const id = record.budget?.reservation_id || record.llm?.reservation_id;
         // Idempotent and never awaited: a lease already released (by settlement) stays released.
         if (id) settler.release(id, now()).catch(() => undefined);
       }

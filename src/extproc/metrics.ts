@@ -12,7 +12,12 @@ export interface ExtProcMetrics {
   settlement(outcome: SettlementOutcome): void;
   /** A stream answered with an error (a transformer threw, an undecodable message): Envoy applies failure_mode_allow. */
   streamError(): void;
+  /** Fields a response transformer (masking) changed, per kind: the exchange's counts. */
+  masked(counts: Readonly<Record<string, number>>): void;
 }
+
+/** A kind becomes a label value: only short snake_case words (built-ins and custom ids from config). */
+const MASK_KIND = /^[a-z0-9_]{1,32}$/;
 
 export function extProcMetrics(registry: Registry): ExtProcMetrics {
   const registers = [registry];
@@ -33,8 +38,20 @@ export function extProcMetrics(registry: Registry): ExtProcMetrics {
     help: 'ext_proc streams modelgate ended with an error (Envoy then applies failure_mode_allow)',
     registers,
   });
+  const masked = new Counter({
+    name: 'modelgate_extproc_masked_total',
+    help: 'Response fields masked (or bodies withheld) by kind: email, card, api_key, custom pattern ids, body_withheld, …',
+    labelNames: ['kind'] as const,
+    registers,
+  });
   return {
     exchange: (kind, source) => exchanges.inc({ end: kind, usage_source: source }),
+    masked: (counts) => {
+      for (const kind in counts) {
+        const n = counts[kind]!;
+        if (MASK_KIND.test(kind) && Number.isSafeInteger(n) && n > 0) masked.inc({ kind }, n);
+      }
+    },
     settlement: (outcome) => settlements.inc({ outcome }),
     streamError: () => errors.inc(),
   };

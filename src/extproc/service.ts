@@ -46,6 +46,7 @@ export function processHandler(options: ExtProcServiceOptions): (call: ProcessCa
     const conclude = (end: ExchangeEnd) => {
       try {
         options.metrics.exchange(end.kind, end.usageSource);
+        options.metrics.masked(end.masked);
       } catch {
         // a metric must never end the process
       }

@@ -81,6 +81,9 @@ describe.skipIf(!ENVOY_BIN)('guardrails.masking through the edge Envoy', () => {
     for (const secret of SECRETS) expect(body).not.toContain(secret);
     expect(JSON.parse(body)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: MASKED } }] });
     expect(await extProcOf(stack.fake.sent.at(-1)!)).toMatchObject({ masked_email: 1, masked_card: 1, masked_api_key: 1, usage_source: 'body' });
+    // …and the metrics, per kind.
+    const counted = await stack.gate.metrics.registry.getSingleMetricAsString('modelgate_extproc_masked_total');
+    for (const kind of ['email', 'card', 'api_key']) expect(counted).toMatch(new RegExp(`modelgate_extproc_masked_total\\{kind="${kind}"\\} [1-9]`));
   });
 
   it('an analyst gets a masked SSE stream, secrets cut across chunks and events', async () => {
