@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_BIN } from '../../helpers/envoy.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import type { Scenario } from '../../helpers/fake-openai.js';
+import type { Node } from '../../helpers/envoy.js';
 import { GATE_YAML, startLlmStack, type LlmStack, type StreamedReply } from '../../helpers/llm-stack.js';
 
 // Each scenario has its own model family, so its own budget. A request for max_tokens 300 with a
@@ -48,7 +49,9 @@ describe.skipIf(!ENVOY_BIN)('budgets through Envoy: Check admission, ext_proc se
 
   beforeAll(async () => {
     redis = await startRedis();
-    stack = await startLlmStack({ gateYaml: budgetsYaml(redis.url) });
+    // Test-only change to the shipped llm.yaml: the chat route's reservation TTL (its 120 s route
+    // timeout there) down to the 2 s the restart case waits out.
+    stack = await startLlmStack({ gateYaml: budgetsYaml(redis.url), transform: (doc) => setRouteTtl(doc, '2000') });
   }, 60_000);
   afterAll(async () => {
     await stack?.close();
@@ -131,3 +134,13 @@ describe.skipIf(!ENVOY_BIN)('budgets through Envoy: Check admission, ext_proc se
     expect(open.status).toBe(200);
   });
 });
+
+/** The chat route's `reservation_ttl_ms` context extension (envoy/llm.yaml sets it to the route timeout). */
+function setRouteTtl(doc: Node, ms: string): void {
+  const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const routes = hcm.route_config.virtual_hosts[0].routes as Node[];
+  const chat = routes.find((r) => r.match?.path === '/v1/chat/completions')!;
+  const ext = chat.typed_per_filter_config['envoy.filters.http.ext_authz'].check_settings.context_extensions;
+  if (ext.reservation_ttl_ms === undefined) throw new Error('llm.yaml no longer sets reservation_ttl_ms on the chat route');
+  ext.reservation_ttl_ms = ms;
+}

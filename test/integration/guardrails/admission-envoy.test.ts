@@ -90,3 +90,19 @@ approvals:
     expect(JSON.parse(other.body.toString('utf8'))).toMatchObject({ reason: 'approval_required', model: 'frontier-small' });
   });
 });
+
+describe.skipIf(!ENVOY_BIN)('envoy/llm.yaml toward the model server', () => {
+  let stack: LlmStack;
+  beforeAll(async () => {
+    stack = await startLlmStack();
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('never forwards accept-encoding, so the answer modelgate reads and masks is not compressed', async () => {
+    const reply = await stack.chat({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] }, undefined, { headers: { 'accept-encoding': 'gzip, br' } });
+    expect(reply.status).toBe(200);
+    expect(stack.fake.received.at(-1)!.headers).not.toHaveProperty('accept-encoding');
+  });
+});
