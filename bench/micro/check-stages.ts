@@ -18,6 +18,7 @@ import { lazyJsonBody } from '../../src/check/body.js';
 import { evaluateRules } from '../../src/policy/evaluate-rules.js';
 import { normalizePath } from '../../src/policy/normalize-path.js';
 import { benchStages } from './bench-stages.js';
+import { median, sampleCases } from './sample-cases.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const msPerCase = Number(process.argv[3] ?? 150);
@@ -93,24 +94,7 @@ try {
     },
   };
 
-  const samples = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, fn] of Object.entries(cases)) {
-      const deadline = performance.now() + msPerCase;
-      let n = 0;
-      const start = performance.now();
-      while (performance.now() < deadline) {
-        for (let i = 0; i < 100; i++) {
-          const r = fn();
-          if (r) await r;
-        }
-        n += 100;
-      }
-      // The first round warms the JIT and is not counted.
-      if (round > 0) samples.get(name)!.push(((performance.now() - start) * 1e6) / n);
-    }
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const samples = await sampleCases(cases, { rounds, msPerCase, batch: 100 });
   const base = median(samples.get('baseline: decode CheckRequest')!);
   console.log(`${rounds - 1} rounds × ${msPerCase} ms per case; median (min–max) ns/op; ratio = median / baseline median`);
   for (const [name, xs] of samples) {

@@ -15,6 +15,7 @@ import { depthExceeds } from '../../src/guardrails/input/body-bounds.js';
 import { screenInput } from '../../src/guardrails/input/evaluate.js';
 import { createAuthorizer } from '../../src/pipeline/authorizer.js';
 import { unlimited } from '../../src/ratelimit/limiter.js';
+import { median, sampleCases } from './sample-cases.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const msPerCase = Number(process.argv[3] ?? 150);
@@ -77,24 +78,7 @@ try {
     },
   };
 
-  const samples = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, fn] of Object.entries(cases)) {
-      const deadline = performance.now() + msPerCase;
-      let n = 0;
-      const start = performance.now();
-      while (performance.now() < deadline) {
-        for (let i = 0; i < 20; i++) {
-          const r = fn();
-          if (r) await r;
-        }
-        n += 20;
-      }
-      // The first round warms the JIT and is not counted.
-      if (round > 0) samples.get(name)!.push(((performance.now() - start) * 1e3) / n);
-    }
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const samples = new Map([...(await sampleCases(cases, { rounds, msPerCase, batch: 20 }))].map(([name, ns]) => [name, ns.map((x) => x / 1e3)]));
   console.log(`${rounds - 1} rounds × ${msPerCase} ms per case; median (min–max) µs per op`);
   for (const [name, xs] of samples) {
     console.log(`${name.padEnd(48)} ${median(xs).toFixed(1).padStart(7)} µs (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`);

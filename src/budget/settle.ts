@@ -12,6 +12,7 @@ import { amountIn } from './plan.js';
 import { decodeReservationId } from './reservation-id.js';
 import type { MemoryLedger, SettleLine } from './memory-ledger.js';
 import type { LimiterClient } from '../ratelimit/redis-connection.js';
+import { withTimeout } from '../ratelimit/with-timeout.js';
 
 export interface Charged {
   readonly inputTokens: number;
@@ -60,14 +61,8 @@ type SettleCommand = (...keysAndArgs: string[]) => Promise<unknown[]>;
 /** Settlement is off the Check path, but a hung Redis must still not hold an exchange forever. */
 const SETTLE_TIMEOUT_MS = 2_000;
 
-/** Rejects when `promise` has not settled in `ms`; the loser's rejection is swallowed, never unhandled. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  promise.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, ms, () => new Error(`redis did not answer within ${ms} ms`));
 }
 
 /**

@@ -15,6 +15,7 @@ import { MemoryTokens, memoryOutcome } from './memory-limiter.js';
 import { toOutcome } from './report.js';
 import type { TakeResult } from './take-tokens.js';
 import { parseScriptReply } from './token-bucket-script.js';
+import { withTimeout } from './with-timeout.js';
 import { ScriptBatcher } from './batch.js';
 import { runAdmitScript } from '../budget/admit-call.js';
 import { isEstimateProblem } from '../budget/estimate.js';
@@ -57,17 +58,12 @@ class RedisDisconnected extends Error {
 }
 
 /**
- * Races a Redis call against a timer; the loser's rejection is swallowed, never unhandled.
- * A script that already reached Redis may still run after we gave up on it, charging tokens
- * for a check that was answered by the fail mode: the error is on the strict side, and rare.
+ * A Redis call bounded by `ms`. A script that already reached Redis may still run after we gave up
+ * on it, charging tokens for a check that was answered by the fail mode: the error is on the strict
+ * side, and rare.
  */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  promise.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeout(`redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return withTimeout(promise, ms, () => new RedisTimeout(`redis did not answer within ${ms} ms`));
 }
 
 /** The script arguments that are the same for every check: TTL padding, idle cap, block policy. */
@@ -238,7 +234,7 @@ export class RedisLimiter implements Limiter {
 
   async ready(): Promise<boolean> {
     try {
-      return (await withTimeout(this.#client.ping(), Math.max(this.#timeoutMs, 200))) === 'PONG';
+      return (await bounded(this.#client.ping(), Math.max(this.#timeoutMs, 200))) === 'PONG';
     } catch {
       return false;
     }
@@ -267,7 +263,7 @@ export class RedisLimiter implements Limiter {
     this.#denyCache.clear();
     this.#fallback.clear();
     try {
-      await withTimeout(this.#client.quit(), 1_000);
+      await bounded(this.#client.quit(), 1_000);
     } catch {
       this.#client.disconnect();
     }
