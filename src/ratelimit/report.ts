@@ -84,6 +84,7 @@ export function toOutcome(result: TakeResult, charges: readonly PlannedCharge[],
       allowed: false,
       reason: 'temporarily_blocked',
       retryAfterSeconds,
+      bodyExtra: { retry_after: retryAfterSeconds, reset_at: isoAfter(result.nowMs, retryAfterSeconds) },
       responseHeaders: [['retry-after', String(retryAfterSeconds)]],
       metadata: { ...options.extra, ratelimit_blocked_seconds: retryAfterSeconds },
       shadowDenied: [],
@@ -103,11 +104,25 @@ export function toOutcome(result: TakeResult, charges: readonly PlannedCharge[],
     allowed: false,
     reason: 'rate_limited',
     ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-    ...(tightest === undefined ? {} : { limitId: tightest.charge.bucketId }),
+    ...(tightest === undefined ? {} : { limitId: tightest.charge.bucketId, bodyExtra: denyFields(tightest, retryAfterSeconds, result.nowMs) }),
     responseHeaders: headers,
     metadata: metadataFor(tightest, shadowDenied, options.extra),
     shadowDenied,
   };
+}
+
+const isoAfter = (nowMs: number, s: number): string => new Date(nowMs + s * 1000).toISOString();
+
+/** The 429 body's view of the bucket that denied (the same numbers as its RateLimit headers). */
+function denyFields(tightest: BucketView, retryAfterSeconds: number | undefined, nowMs: number): Record<string, string | number> {
+  const fields: Record<string, string | number> = {
+    bucket: tightest.charge.bucketId,
+    remaining: tightest.remaining,
+    reset_seconds: tightest.resetSeconds,
+    reset_at: isoAfter(nowMs, tightest.resetSeconds),
+  };
+  if (retryAfterSeconds !== undefined) fields.retry_after = retryAfterSeconds;
+  return fields;
 }
 
 const NO_SHADOW_DENIALS: readonly string[] = Object.freeze([]);

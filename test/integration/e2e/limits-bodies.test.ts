@@ -56,12 +56,16 @@ async function expectScorerLimited(stack: Stack): Promise<void> {
   expect(third.status).toBe(429);
   expect(third.headers['content-type']).toBe('application/json');
   const body = JSON.parse(third.body) as Record<string, unknown>;
-  expect(Object.keys(body)).toEqual(['error', 'reason', 'request_id']);
-  expect(body).toMatchObject({ error: 'rate_limited', reason: 'rate_limited' });
+  expect(Object.keys(body).sort()).toEqual(['bucket', 'error', 'reason', 'remaining', 'request_id', 'reset_at', 'reset_seconds', 'retry_after']);
+  expect(body).toMatchObject({ error: 'rate_limited', reason: 'rate_limited', bucket: 'scorer-minute', remaining: 0 });
   expect(body.request_id).toMatch(UUID);
   const retryAfter = Number(third.headers['retry-after']);
   expect(retryAfter).toBeGreaterThan(25);
   expect(retryAfter).toBeLessThanOrEqual(30);
+  // The body says what the headers say: when to retry, and when the bucket is full again.
+  expect(body.retry_after).toBe(retryAfter);
+  expect(body.reset_seconds).toBe(rateLimit(third).reset);
+  expect(Date.parse(body.reset_at as string)).toBeGreaterThan(Date.now());
   expect(third.headers['ratelimit-policy']).toBe(POLICY_HEADER);
   expect(rateLimit(third)).toMatchObject({ bucket: 'scorer-minute', remaining: 0 });
   expect(stack.upstream.received.at(-1)).toBe(upstream[1]);

@@ -99,6 +99,8 @@ describe('answers', () => {
       reason: 'rate_limited',
       retryAfterSeconds: 9,
       limitId: 'b',
+      // The deny body carries the same numbers as the headers, and the reset as a time.
+      bodyExtra: { bucket: 'b', remaining: 0, reset_seconds: 19, reset_at: new Date(T + 1_000 + 19_000).toISOString(), retry_after: 9 },
       responseHeaders: [
         ['x-ratelimit-limit', '2'],
         ['x-ratelimit-remaining', '0'],
