@@ -28,6 +28,7 @@ export const AUDIT_LOG_FORMAT: Readonly<Record<string, string>> = {
   downstream_peer_subject: '%DOWNSTREAM_PEER_SUBJECT%',
   downstream_remote_address: '%DOWNSTREAM_REMOTE_ADDRESS%',
   ext_authz: '%DYNAMIC_METADATA(envoy.filters.http.ext_authz)%',
+  ext_proc: '%DYNAMIC_METADATA(envoy.filters.http.ext_proc)%',
 };
 
 const T = {

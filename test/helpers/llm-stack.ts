@@ -73,17 +73,6 @@ export function withReservation(id: string) {
   };
 }
 
-/**
- * The file access log's `ext_proc` field from docs/ext-proc.md. Not in the shipped llm.yaml yet: every
- * shipped file format must equal the audit ingester's (test/helpers/envoy-refs.ts AUDIT_LOG_FORMAT),
- * and both change together. The gRPC access log (the audit receiver) carries the namespace without it.
- */
-export function withExtProcLogField(doc: Node): void {
-  const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
-  const file = (hcm.access_log as Node[]).find((l) => String(l.typed_config['@type']).endsWith('.FileAccessLog'))!;
-  file.typed_config.log_format.json_format.ext_proc = '%DYNAMIC_METADATA(envoy.filters.http.ext_proc)%';
-}
-
 export interface LlmStackOptions {
   readonly gateYaml?: string;
   readonly settler?: Settler;
@@ -152,7 +141,6 @@ export async function startLlmStack(o: LlmStackOptions = {}): Promise<LlmStack> 
     const fake = await startFakeOpenAi(o.fake);
     closers.push(() => fake.close());
     const doc = readEnvoyConfig('envoy/llm.yaml');
-    withExtProcLogField(doc);
     o.transform?.(doc);
     const adminPort = await freePort();
     const port = await freePort();
