@@ -26,6 +26,8 @@ export interface RuleView {
   readonly outcome?: RuleTrace['outcome'];
   readonly why: string;
   readonly decided: boolean;
+  /** `input`: a guardrails.input rule (phase 3b, over the body), not a policy rule. */
+  readonly stage?: 'input';
 }
 
 export interface BucketView {
@@ -50,17 +52,23 @@ export function explain(config: Config, run: HarnessRun): Explanation {
   const { input, decision, trace } = run;
   const traced = new Map(trace.rules.map((r) => [r.id, r]));
   const decidingRule = decision.ruleId;
-  const rules: RuleView[] = config.policy.rules.map((rule) => {
+  // Policy rules, then input rules (their ids never collide, guardrails/input/compile.ts): the order they run in.
+  const view = (rule: RuleLike, effect: RuleView['effect'], stage?: 'input'): RuleView => {
     const t = traced.get(rule.id);
     return {
       id: rule.id,
-      effect: rule.effect,
+      effect,
       shadow: rule.shadow,
       outcome: t?.outcome,
       why: t ? why(rule, t.outcome, decision, input) : 'not evaluated: the check ended before this rule',
       decided: rule.id === decidingRule,
+      ...(stage ? { stage } : {}),
     };
-  });
+  };
+  const rules: RuleView[] = [
+    ...config.policy.rules.map((rule) => view(rule, rule.effect)),
+    ...(config.guardrails?.input?.rules ?? []).map((rule) => view(rule, 'deny', 'input')),
+  ];
   const reached = decision.limit !== undefined;
   return {
     request: {
@@ -87,7 +95,10 @@ export function explain(config: Config, run: HarnessRun): Explanation {
 
 const list = (values: readonly string[] | undefined) => `[${(values ?? []).join(', ')}]`;
 
-function why(rule: RuleConfig, outcome: RuleTrace['outcome'], decision: Decision, input: CheckInput): string {
+/** What `why` reads of a rule: policy rules and input rules share these selectors and `when`. */
+type RuleLike = Pick<RuleConfig, 'id' | 'shadow' | 'when' | 'models' | 'actions' | 'subjects' | 'roles'>;
+
+function why(rule: RuleLike, outcome: RuleTrace['outcome'], decision: Decision, input: CheckInput): string {
   const id = decision.identity;
   switch (outcome) {
     case 'matched':

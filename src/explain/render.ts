@@ -35,7 +35,7 @@ export function renderExplanation(e: Explanation, notes: readonly string[] = [])
   for (const rule of e.rules) {
     if (!e.target) break;
     const mark = rule.outcome === 'matched' ? '✓' : rule.outcome === undefined ? '·' : '✗';
-    const tag = `${rule.effect}${rule.shadow ? ', shadow' : ''}`;
+    const tag = `${rule.stage === 'input' ? 'input rule, ' : ''}${rule.effect}${rule.shadow ? ', shadow' : ''}`;
     out.push(`   ${mark} ${rule.id} (${tag}): ${rule.why}${rule.decided ? '   ← decided' : ''}`);
   }
   if (e.target) {
