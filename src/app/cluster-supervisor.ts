@@ -13,6 +13,7 @@ import { unlimited } from '../ratelimit/limiter.js';
 import { listening } from './listen-error.js';
 import { loadStages } from './load-stages.js';
 import { startFailureLine } from './start-failure.js';
+import { perProcessStateProblems } from './shared-state.js';
 
 /** Workers that die this soon after their start are failing to start, not crashing: do not loop. */
 const RESTART_BACKOFF_MS = 1_000;
@@ -30,6 +31,11 @@ export async function runPrimary(count: number, configFile: string, grpcAddress:
   const checked = checkConfig(configFile);
   if (!checked.ok) {
     process.stderr.write(`${checked.problem}\n`);
+    process.exit(1);
+  }
+  const shared = perProcessStateProblems(checked.loaded.config, configFile, count);
+  if (shared.length > 0) {
+    process.stderr.write(`${shared.join('\n')}\n`);
     process.exit(1);
   }
   // The primary accepts and hands connections out round-robin: Envoy keeps few long-lived
