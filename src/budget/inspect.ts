@@ -1,11 +1,12 @@
 // Operator views of budget lines in Redis (`modelgate budgets show|reset`): used, reserved,
 // remaining and reset per budget of one subject, team or org, under whichever root tag holds them.
 
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { escapeKeyPart } from '../ratelimit/keys.js';
 import type { BudgetsConfig } from './config.js';
 import { counterAt, periodSpec } from './periods.js';
 import type { Level } from './admission.js';
+import { scanKeys } from '../ratelimit/scan-keys.js';
 
 const LEVEL_CODE: Record<Level, string> = { subject: 's', team: 't', org: 'o' };
 
@@ -23,19 +24,8 @@ export interface BudgetLineView {
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 /** Every key of the entity's budget lines, on every master (one root tag per key group). */
-async function lineKeys(client: Redis | Cluster, prefix: string, level: Level, entity: string): Promise<string[]> {
-  const pattern = `${escapeGlob(prefix)}{*}:bg:*:${LEVEL_CODE[level]}:${escapeGlob(escapeKeyPart(entity))}:*`;
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  const keys = new Set<string>();
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      for (const key of batch) keys.add(key);
-    } while (cursor !== '0');
-  }
-  return [...keys].sort();
+function lineKeys(client: Redis | Cluster, prefix: string, level: Level, entity: string): Promise<string[]> {
+  return scanKeys(client, [`${escapeGlob(prefix)}{*}:bg:*:${LEVEL_CODE[level]}:${escapeGlob(escapeKeyPart(entity))}:*`]);
 }
 
 /** The line bases (`<tag>:bg:<id>:<level>:<entity>`) of one budget among the keys found. */

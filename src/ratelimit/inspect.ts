@@ -1,7 +1,8 @@
 // Operator views of one subject's limiter state in Redis: list its buckets and block, or clear them.
 
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { baseOf, parseBucketKey, subjectPattern, subjectUnderRootPattern } from './keys.js';
+import { scanKeys } from './scan-keys.js';
 
 export interface BucketSnapshot {
   readonly key: string;
@@ -27,20 +28,8 @@ export interface SubjectSnapshot {
  * A subject's keys live under its own tag `{subject}`, or under a budget root's tag
  * (`{org:…}:s:<subject>:…`, docs/budgets.md) when team or org budgets apply: scan the masters for both.
  */
-async function subjectKeys(client: Redis | Cluster, prefix: string, subject: string): Promise<string[]> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  const keys = new Set<string>();
-  for (const node of nodes) {
-    for (const pattern of [subjectPattern(prefix, subject), subjectUnderRootPattern(prefix, subject)]) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        for (const key of batch) keys.add(key);
-      } while (cursor !== '0');
-    }
-  }
-  return [...keys].sort();
+function subjectKeys(client: Redis | Cluster, prefix: string, subject: string): Promise<string[]> {
+  return scanKeys(client, [subjectPattern(prefix, subject), subjectUnderRootPattern(prefix, subject)]);
 }
 
 export async function inspectSubject(client: Redis | Cluster, prefix: string, subject: string): Promise<SubjectSnapshot> {
