@@ -163,6 +163,8 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
       'ModelgateAnswering503s',
       'ModelgateAuditChainStalled',
       'ModelgateAuditStoreErrors',
+      'ModelgateBudgetReservationsExpiring',
+      'ModelgateBudgetSettlementsFailing',
       'ModelgateCheckLatencyP99OverBudget',
       'ModelgateDenyRateSpike',
       'ModelgateJwksFetchFailing',

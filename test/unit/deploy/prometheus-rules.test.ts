@@ -11,6 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { meteredSink } from '../../../src/audit/metered-sink.js';
 import { receiverMonitor } from '../../../src/audit/receiver-monitor.js';
+import { budgetMetrics } from '../../../src/budget/metrics.js';
+import { extProcMetrics } from '../../../src/extproc/metrics.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { PROMTOOL, requirePrometheus } from '../../helpers/deploy/prometheus.js';
 import { dashboardQueries, metricNames } from '../../helpers/deploy/dashboard-queries.js';
@@ -30,11 +32,14 @@ const rules = parse(readFileSync(join(DIR, 'alerts.yaml'), 'utf8')) as RuleFile;
 const tests = parse(readFileSync(join(DIR, 'alerts.test.yaml'), 'utf8')) as RuleTests;
 const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert !== undefined);
 
-/** Every series name a scrape of `serve` can hold: the check metrics, the audit receiver's, and the process defaults. */
+/** Every series name a scrape of `serve` can hold: the check metrics, the audit receiver's, budgets', ext_proc's, and the process defaults. */
 async function exportedNames(): Promise<Set<string>> {
   const metrics = createMetrics();
   meteredSink({ append: async () => ({ lastSeq: 0 }) }, { registry: metrics.registry });
   receiverMonitor({ log: { info: () => undefined, warn: () => undefined, error: () => undefined }, registry: metrics.registry });
+  // With budgets and ext_proc (src/budget/metrics.ts, src/extproc/metrics.ts), on the same registry.
+  budgetMetrics(metrics.registry);
+  extProcMetrics(metrics.registry);
   const names = new Set<string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
@@ -68,6 +73,8 @@ describe('Prometheus alert rules', () => {
       'ModelgateAuditChainStalled',
       'ModelgateAuditStoreErrors',
       'ModelgateCheckLatencyP99OverBudget',
+      'ModelgateBudgetSettlementsFailing',
+      'ModelgateBudgetReservationsExpiring',
     ]);
     const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const alert of alerts) {
