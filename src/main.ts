@@ -25,6 +25,7 @@ import { openAudit } from './app/open-audit.js';
 import { openApprovalStage, startApprovals } from './approvals/open.js';
 import { failClosedBuckets, openLimiter } from './app/open-limiter.js';
 import { reloader, type ReloadResult } from './app/reload.js';
+import { restartOnlyChanges } from './app/restart-only.js';
 import { withTracing } from './app/tracing.js';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './config/problems.js';
@@ -271,6 +272,9 @@ export async function startModelgate(options: StartOptions): Promise<Modelgate> 
       configFile: options.configFile,
       load: () => loadStages(options.configFile, buildOptions),
       apply: (next) => {
+        // Said before "config reloaded", so an operator who lowered a budget is not left believing it applies.
+        const waiting = restartOnlyChanges(loaded.config, next.loaded.config);
+        if (waiting.length > 0) logger.warn({ sections: waiting }, `config reloaded without ${waiting.join(', ')}: changes there take effect on restart`);
         // One assignment: a check in flight keeps the stages it started with, the next one gets these.
         stages.current = next.stages;
         loaded = next.loaded;
