@@ -3,7 +3,7 @@
 // decided in one atomic call: buckets first without writing, then lines and leases, then every
 // write or none. memory-ledger.ts is the same algorithm in TypeScript, step for step.
 
-import { SWEEP_MAX } from './admission.js';
+import { SETTLED_KEEP_MS, SWEEP_MAX } from './admission.js';
 
 /**
  * Defines `admit(kb, ab)` for one check. KEYS[kb+1] is the reservation record, then per line its
@@ -148,5 +148,6 @@ for i = 1, nl do
   out[#out + 1] = held ~= nil and 1 or 0
 end
 redis.call('HSET', KEYS[1], 's', '1')
+if redis.call('PTTL', KEYS[1]) > ${SETTLED_KEEP_MS} then redis.call('PEXPIRE', KEYS[1], ${SETTLED_KEEP_MS}) end
 return out
 `;

@@ -3,7 +3,7 @@
 // so one scenario table gives identical results on both (test/integration/budget).
 
 import type { Admitter } from '../ratelimit/take-tokens.js';
-import { SWEEP_MAX, type Admission, type AdmissionVerdict, type ReservationRecord } from './admission.js';
+import { SETTLED_KEEP_MS, SWEEP_MAX, type Admission, type AdmissionVerdict, type ReservationRecord } from './admission.js';
 
 interface Expiring {
   expiresAt: number;
@@ -172,6 +172,7 @@ export class MemoryLedger {
       return amount !== undefined;
     });
     rec.settled = true;
+    rec.expiresAt = Math.min(rec.expiresAt, now + SETTLED_KEEP_MS);
     return { outcome: 'settled', held };
   }
 

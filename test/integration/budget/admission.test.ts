@@ -2,7 +2,9 @@
 // across levels and buckets, exactly the requests that fit, settlement, overruns, failures,
 // idempotency, expiry and leases. A scenario table must give identical outcomes on both.
 
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECORD_GRACE_MS, SETTLED_KEEP_MS } from '../../../src/budget/admission.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import type { BudgetEvents } from '../../../src/budget/events.js';
 import { chat, comparable, ledgerFor, reservationOf, T0, type TestLedger } from '../../helpers/budget/ledgers.js';
@@ -120,6 +122,39 @@ describe.each(['memory', 'redis'])('%s ledger', (kind) => {
       const next = await ledger.limiter.take(chat({ team: 'ml', org: 'acme', now: T0 + 3_000 }));
       // Used 60 (not 203), nothing else reserved: 1000 - 60 - 203 left.
       expect(next.metadata).toMatchObject({ budget_id: 'alice-day', budget_remaining: 1_000 - 60 - ESTIMATE });
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('keeps a settled record only SETTLED_KEEP_MS (repeats answer already_settled until then), an unsettled one past its TTL', async () => {
+    const ledger = await open(BUDGETS);
+    const usage = { inputTokens: 50, outputTokens: 10, cachedInputTokens: 0 };
+    try {
+      const settledId = reservationOf(await ledger.limiter.take(chat({ team: 'ml', org: 'acme' })));
+      const openId = reservationOf(await ledger.limiter.take(chat({ team: 'ml', org: 'acme' })));
+      expect((await ledger.settler.settle({ reservationId: settledId, usage, failed: false, now: T0 + 1_000 })).outcome).toBe('settled');
+      if (kind === 'memory') {
+        const again = (now: number) => ledger.settler.settle({ reservationId: settledId, usage, failed: false, now });
+        expect((await again(T0 + 1_000 + SETTLED_KEEP_MS - 1)).outcome).toBe('already_settled');
+        expect((await again(T0 + 1_000 + SETTLED_KEEP_MS + 1)).outcome).toBe('unknown');
+        // The unsettled one is still known then: a late settlement charges it once.
+        expect((await ledger.settler.settle({ reservationId: openId, usage, failed: false, now: T0 + 1_000 + SETTLED_KEEP_MS + 1 })).outcome).toBe('settled');
+      } else {
+        // Redis keeps its own clock: read the records' remaining lives.
+        const client = new Redis(`${redis.url}/${db}`);
+        try {
+          const ttls: number[] = [];
+          for (const key of await client.keys('*:rsv:*')) ttls.push(await client.pttl(key));
+          expect(ttls).toHaveLength(2);
+          const [short, long] = ttls.sort((x, y) => x - y) as [number, number];
+          expect(short).toBeGreaterThan(0);
+          expect(short).toBeLessThanOrEqual(SETTLED_KEEP_MS);
+          expect(long).toBeGreaterThan(RECORD_GRACE_MS);
+        } finally {
+          client.disconnect();
+        }
+      }
     } finally {
       await ledger.close();
     }
