@@ -146,8 +146,12 @@ describe('Redis killed and restarted under load: two serve replicas', () => {
           `control checks p50/p99/max ${summary(control)} ms; death reaped ${(dead - killed).toFixed(1)} ms after the SIGKILL`,
       );
       // A burst of the machine's own (checks that never touch Redis were nearly as late, or the OS
-      // took long to even reap the killed Redis): measure again. The last attempt is judged as is.
-      const busy = Math.max(...control) >= FAIL_FAST_MS * 0.75 || dead - killed >= FAIL_FAST_MS / 2;
+      // took long to even reap the killed Redis): measure again. So is a lone limited check over the
+      // bound while the rest were well under it (a full-suite run here saw one at 21.2 ms, p99 12.7):
+      // waiting on the dead Redis would cost its 50 ms timeout on every check, not once. The last
+      // attempt is judged as is.
+      const lone = Math.max(...waits) >= FAIL_FAST_MS && waits.filter((w) => w >= FAIL_FAST_MS).length === 1;
+      const busy = Math.max(...control) >= FAIL_FAST_MS * 0.75 || dead - killed >= FAIL_FAST_MS / 2 || lone;
       if (busy && attempt < ATTEMPTS) continue;
       expect(Math.max(...control), 'control checks within 20 ms: the machine was too busy to measure the bound').toBeLessThan(FAIL_FAST_MS);
 
