@@ -2,27 +2,23 @@
 // problem reported by key path.
 
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
-import picomatch from 'picomatch';
 import type { PolicyConfig, RuleConfig } from '../config/schema.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { checkCel } from './cel-check.js';
 import { compilePathPattern } from './target.js';
 import { nameChecker } from './names.js';
 import { unknownRoleProblems } from './roles.js';
+import { compileSelectors, type RuleSelectors } from './selectors.js';
 
 export type ConditionResult = 'true' | 'false' | 'error';
 
-export interface CompiledRule {
+export interface CompiledRule extends RuleSelectors {
   readonly id: string;
   readonly index: number;
   readonly effect: 'allow' | 'deny' | 'require_approval';
   /** require_approval only: the roles whose holders may approve (src/approvals/). */
   readonly approvers?: readonly string[];
   readonly shadow: boolean;
-  readonly roles?: ReadonlySet<string>;
-  readonly subjects?: ReadonlySet<string>;
-  readonly matchesModel: (model: string) => boolean;
-  readonly matchesAction: (action: string) => boolean;
   readonly condition?: (activation: object) => ConditionResult;
   /** The condition reads `body`, so it cannot be decided without a complete JSON body. */
   readonly usesBody: boolean;
@@ -75,9 +71,7 @@ function compileRule(
   problems: ConfigProblem[],
 ): CompiledRule | undefined {
   const before = problems.length;
-  // Models compare in lower case (names.ts): `Churn` in a rule or a path is `churn`.
-  const matchesModel = globMatcher(rule.models, (i, message) => problems.push({ path: at('models', i), message }), true);
-  const matchesAction = globMatcher(rule.actions, (i, message) => problems.push({ path: at('actions', i), message }));
+  const selectors = compileSelectors(rule, at, problems);
   let condition: CompiledRule['condition'];
   let usesBody = false;
   if (rule.when !== undefined) {
@@ -105,34 +99,9 @@ function compileRule(
     effect: rule.effect,
     approvers: rule.approvers,
     shadow: rule.shadow,
-    roles: rule.roles ? new Set(rule.roles) : undefined,
-    subjects: rule.subjects ? new Set(rule.subjects) : undefined,
-    matchesModel,
-    matchesAction,
+    ...selectors,
     condition,
     usesBody,
     source: rule.when,
   };
-}
-
-/** `*` alone matches everything without a regex; other globs compile with picomatch, brackets strict. */
-/** `caseless`: the globs are lower-cased here and values arrive lower-cased (canonicalModel). */
-export function globMatcher(globs: readonly string[], problem: (index: number, message: string) => void, caseless = false): (v: string) => boolean {
-  if (globs.includes('*')) return () => true;
-  const exact = new Set<string>();
-  const patterns: Array<(v: string) => boolean> = [];
-  globs.forEach((glob, i) => {
-    // Any glob metacharacter means a pattern, so a broken one (`churn-[v1`) is an error, not a literal.
-    if (!/[*?[\]{}()!+@]/.test(glob)) {
-      exact.add(caseless ? glob.toLowerCase() : glob);
-      return;
-    }
-    try {
-      const re = picomatch.makeRe(glob, { strictBrackets: true, dot: true, nocase: caseless });
-      patterns.push((v) => re.test(v));
-    } catch (error) {
-      problem(i, `invalid glob '${glob}': ${(error as Error).message}`);
-    }
-  });
-  return (v) => exact.has(v) || patterns.some((p) => p(v));
 }

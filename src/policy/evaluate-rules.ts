@@ -8,6 +8,7 @@ import type { RuleTrace } from '../check/trace.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
 import type { RuleRequest } from './rule-request.js';
 import { Activation } from './activation.js';
+import { selectorMiss } from './selectors.js';
 
 export type RulesVerdict =
   | {
@@ -75,11 +76,8 @@ function isUndecided(outcome: RuleTrace['outcome']): boolean {
 }
 
 function evaluate(rule: CompiledRule, req: RuleRequest, activate: () => Activation): RuleTrace['outcome'] {
-  const { identity, target } = req;
-  if (!rule.matchesModel(target.model)) return 'model';
-  if (!rule.matchesAction(target.action)) return 'action';
-  if (rule.subjects && !rule.subjects.has(identity.subject)) return 'subject';
-  if (rule.roles && !identity.roles.some((r) => rule.roles!.has(r))) return 'role';
+  const miss = selectorMiss(rule, req);
+  if (miss) return miss;
   if (!rule.condition) return 'matched';
   const activation = activate();
   // Parsed only for a rule that reads it: conditions without `body` cannot observe it (compile.ts).

@@ -6,18 +6,15 @@ import type { ConfigProblem, KeyPath } from '../../config/problems.js';
 import type { Config } from '../../config/schema.js';
 import { subjectEntryProblem } from '../../identity/subject.js';
 import { checkCel } from '../../policy/cel-check.js';
-import { globMatcher, type ConditionResult } from '../../policy/compile.js';
+import type { ConditionResult } from '../../policy/compile.js';
 import { unknownRoleProblems } from '../../policy/roles.js';
+import { compileSelectors, type RuleSelectors } from '../../policy/selectors.js';
 import type { InputLimits, InputRuleConfig, InputRulesConfig } from './config.js';
 import { constantPatternProblems, INPUT_DECLARATIONS, inputCelEnv } from './cel.js';
 
-export interface CompiledInputRule {
+export interface CompiledInputRule extends RuleSelectors {
   readonly id: string;
   readonly shadow: boolean;
-  readonly roles?: ReadonlySet<string>;
-  readonly subjects?: ReadonlySet<string>;
-  readonly matchesModel: (model: string) => boolean;
-  readonly matchesAction: (action: string) => boolean;
   /** 'true' denies (or, in shadow, reports). */
   readonly condition: (activation: object) => ConditionResult;
 }
@@ -68,17 +65,13 @@ export function compileInputRules(
       const problem = subjectEntryProblem(subject, context.issuerNames);
       if (problem) problems.push({ path: at('subjects', i), message: problem });
     });
-    const matchesModel = globMatcher(rule.models, (i, message) => problems.push({ path: at('models', i), message }), true);
-    const matchesAction = globMatcher(rule.actions, (i, message) => problems.push({ path: at('actions', i), message }));
+    const selectors = compileSelectors(rule, at, problems);
     const condition = compileCondition(rule, env, patterns, (message) => problems.push({ path: at('when'), message }));
     if (problems.length > before || !condition) return;
     rules.push({
       id: rule.id,
       shadow: rule.shadow,
-      roles: rule.roles ? new Set(rule.roles) : undefined,
-      subjects: rule.subjects ? new Set(rule.subjects) : undefined,
-      matchesModel,
-      matchesAction,
+      ...selectors,
       condition,
     });
   });

@@ -5,6 +5,7 @@
 import type { RuleTrace } from '../../check/trace.js';
 import { denied, type Denied } from '../../decision/decision.js';
 import type { RuleRequest } from '../../policy/rule-request.js';
+import { selectorMiss } from '../../policy/selectors.js';
 import { BODY_PROBLEMS, depthExceeds, textProblem, type BodyProblem } from './body-bounds.js';
 import type { CompiledInputRule, CompiledInputRules } from './compile.js';
 import { InputActivation, InputView } from './input-view.js';
@@ -45,16 +46,6 @@ export function screenInput(compiled: CompiledInputRules | undefined, req: RuleR
 
 /** A bad body traces as `body_missing`: no body the rule could read. */
 const TRACED = { true: 'matched', false: 'condition_false', error: 'condition_error', body: 'body_missing' } as const;
-
-/** The policy's selector semantics and order (policy/evaluate-rules.ts): model, action, subject, any listed role. */
-function selectorMiss(rule: CompiledInputRule, req: RuleRequest): RuleTrace['outcome'] | undefined {
-  const { identity, target } = req;
-  if (!rule.matchesModel(target.model)) return 'model';
-  if (!rule.matchesAction(target.action)) return 'action';
-  if (rule.subjects && !rule.subjects.has(identity.subject)) return 'subject';
-  if (rule.roles && !identity.roles.some((r) => rule.roles!.has(r))) return 'role';
-  return undefined;
-}
 
 function readBody(req: RuleRequest, compiled: CompiledInputRules): { problem?: BodyProblem; activation?: InputActivation } {
   const problem = textProblem(req.input.body, compiled.limits);
