@@ -47,7 +47,7 @@ function sseText(body: Buffer): string {
 }
 
 const masking = compileMasking(maskingSchema.parse({}));
-const view = (contentType: string) => ({ subject: 'bench', roles: ['analyst'], model: 'gpt-4o', contentType });
+const view = (contentType: string) => ({ subject: 'bench', roles: ['analyst'], model: 'gpt-4o', contentType, contentEncoding: 'identity' });
 /** Feeds `body` in 1 KB pieces, as Envoy streams a body. */
 function run(contentType: string, body: Buffer): Buffer {
   const t = masking.factory(view(contentType)) ?? fail('no transformer');

@@ -36,21 +36,6 @@ export interface Step {
 const CONTINUE: PbCommonResponse = {};
 const NOBODY = { subject: '', roles: [] as readonly string[], model: '' };
 
-/** Replaces a body whose content-encoding hides its text with one JSON error, counted as withheld. */
-function withholdEncoded(encoding: string): BodyTransformer {
-  const counts = { body_withheld: 1 };
-  let sent = false;
-  return {
-    counts,
-    push(_chunk, end) {
-      if (!end || sent) return Buffer.alloc(0);
-      sent = true;
-      const message = `modelgate withheld this response: masking applies and the model server sent it ${encoding}-encoded`;
-      return Buffer.from(JSON.stringify({ error: { message, type: 'modelgate_masking', code: 'masking_encoded_body' } }), 'utf8');
-    },
-  };
-}
-
 /**
  * Bodies are read STREAMED, JSON included (envoy/llm.yaml, no mode_override). Measured with Envoy
  * 1.40: `mode_override: {response_body_mode: BUFFERED}` is honoured (with allow_mode_override) and
@@ -111,14 +96,14 @@ export class Exchange {
       // No ext_authz metadata (not forwarded, or a route without ext_authz) is a caller with no roles:
       // masking then applies everything it is configured with, never nothing.
       const c = this.caller ?? NOBODY;
-      this.transformer = this.transformers({ subject: c.subject, roles: c.roles, model: c.model, contentType });
-      // A compressed body cannot be read, so it cannot be masked: the client gets an error instead.
-      const encoding = (this.headers.get('content-encoding') ?? 'identity').toLowerCase();
-      if (this.transformer && encoding !== 'identity') this.transformer = withholdEncoded(encoding);
+      const contentEncoding = (this.headers.get('content-encoding') ?? 'identity').toLowerCase();
+      this.transformer = this.transformers({ subject: c.subject, roles: c.roles, model: c.model, contentType, contentEncoding });
       // A rewritten body has another length; without content-length Envoy re-frames it (chunked, or HTTP/2 frames).
+      // Nor does the upstream encoding describe it: a transformer cannot read an encoded body any more
+      // than this exchange can, so it replaces it (masking withholds it, guardrails/mask/compile.ts).
       if (this.transformer) {
         const remove = ['content-length'];
-        if (encoding !== 'identity') remove.push('content-encoding');
+        if (contentEncoding !== 'identity') remove.push('content-encoding');
         response.header_mutation = { remove_headers: remove };
       }
     }

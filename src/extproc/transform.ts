@@ -6,6 +6,8 @@ export interface ExchangeView {
   readonly model: string;
   /** Response content-type, lower case. */
   readonly contentType: string;
+  /** Response content-encoding, lower case; `identity` when the response has none. */
+  readonly contentEncoding: string;
 }
 
 export interface BodyTransformer {

@@ -11,6 +11,7 @@ import { matcher, type Matcher } from './matcher.js';
 import { regexPattern, type CompiledPattern } from './pattern.js';
 import { sseMasker } from './sse-body.js';
 import { textMasker } from './text-body.js';
+import { withheldBody } from './withheld.js';
 
 export interface CompiledMasking {
   readonly factory: TransformerFactory;
@@ -51,7 +52,12 @@ export function compileMasking(config: MaskingConfig): CompiledMasking {
     factory: (view) => {
       const m = matcherFor(view.roles);
       if (m.kinds.length === 0) return undefined;
-      switch (bodyKind(view.contentType)) {
+      const kind = bodyKind(view.contentType);
+      // A compressed body cannot be read, so it cannot be masked: the client gets an error instead.
+      if (kind !== undefined && view.contentEncoding !== 'identity') {
+        return withheldBody('masking_encoded_body', `masking applies and the model server sent it ${view.contentEncoding}-encoded`);
+      }
+      switch (kind) {
         case 'json':
           return jsonMasker({ matcher: m, maxBytes: config.max_json_bytes });
         case 'sse':

@@ -65,7 +65,7 @@ describe.skipIf(!ENVOY_BIN)('ext_proc body transformers through the edge Envoy',
     expect(reply.body.toString()).not.toContain('secret');
     expect(JSON.parse(reply.body.toString())).toMatchObject({ choices: [{ message: { content: 'the [redacted] is [redacted] and a [redacted]' } }] });
     // The identity the transformer sees is modelgate's Check answer, from Envoy's metadata.
-    expect(views.at(-1)).toEqual({ subject: `mtls:${FRONTEND}`, roles: ['chat_user'], model: 'gpt-test', contentType: 'application/json' });
+    expect(views.at(-1)).toEqual({ subject: `mtls:${FRONTEND}`, roles: ['chat_user'], model: 'gpt-test', contentType: 'application/json', contentEncoding: 'identity' });
     const line = await stack.accessLine((l) => (l.ext_proc as Record<string, unknown> | null)?.output_sha256 === sha256(sent));
     expect(line.ext_proc).toMatchObject({ masked_word: 3, usage_source: 'body', usage_input_tokens: 5, usage_output_tokens: 8 });
   });

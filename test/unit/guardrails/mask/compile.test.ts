@@ -16,7 +16,7 @@ function problems(raw: unknown): string[] {
   return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
-const view = (roles: string[], contentType = 'application/json') => ({ subject: 'jwt:corp:alice', roles, model: 'gpt-4o', contentType });
+const view = (roles: string[], contentType = 'application/json', contentEncoding = 'identity') => ({ subject: 'jwt:corp:alice', roles, model: 'gpt-4o', contentType, contentEncoding });
 const RULES = {
   custom: [{ id: 'ticket', regex: String.raw`TCK-\d{5}` }],
   rules: [
@@ -114,6 +114,23 @@ describe('compileMasking', () => {
   ])('content type %j → %s', (contentType, kind) => {
     expect(bodyKind(contentType)).toBe(kind);
     expect(masking.factory(view(['intern'], contentType)) === undefined).toBe(kind === undefined);
+  });
+});
+
+describe('compressed bodies', () => {
+  const masking = compiled(RULES);
+  it('are withheld whole when masking applies: never passed through, never half-masked', () => {
+    const t = masking.factory(view(['intern'], 'application/json', 'gzip'))!;
+    expect(t.push(Buffer.from('\x1f\x8b compressed bytes'), false).length).toBe(0);
+    const sent = JSON.parse(t.push(Buffer.from(' more'), true).toString()) as { error: { code: string; type: string } };
+    expect(sent.error).toMatchObject({ code: 'masking_encoded_body', type: 'modelgate_masking' });
+    expect(t.counts).toEqual({ body_withheld: 1 });
+    expect(masking.factory(view(['intern'], 'text/event-stream', 'br'))!.push(Buffer.alloc(0), true).toString()).toContain('masking_encoded_body');
+  });
+
+  it('pass through where masking would not apply anyway (unmasked roles, binary media)', () => {
+    expect(masking.factory(view(['admin'], 'application/json', 'gzip'))).toBeUndefined();
+    expect(masking.factory(view(['intern'], 'image/png', 'gzip'))).toBeUndefined();
   });
 });
 
